@@ -1,0 +1,52 @@
+"""Read-only admin: points change only through the ledger, never by editing rows."""
+
+from django.contrib import admin
+
+from .models import Account, LedgerEntry, PointsLot
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class EntryInline(admin.TabularInline):
+    model = LedgerEntry
+    fields = ["created_at", "kind", "points", "balance_after", "reason", "order"]
+    readonly_fields = fields
+    ordering = ["-created_at", "-id"]
+    extra = 0
+    max_num = 0
+    show_change_link = True
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyAdmin):
+    list_display = ["user", "balance", "last_activity_at", "created_at"]
+    search_fields = ["user__email", "user__username"]
+    raw_id_fields = ["user"]
+    inlines = [EntryInline]
+
+
+@admin.register(LedgerEntry)
+class LedgerEntryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "account", "kind", "points", "balance_after", "reason"]
+    list_filter = ["kind"]
+    search_fields = ["account__user__email", "idempotency_key", "reason"]
+    raw_id_fields = ["account", "order", "voucher", "staff_user", "reverses"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(PointsLot)
+class PointsLotAdmin(ReadOnlyAdmin):
+    list_display = ["account", "points", "remaining", "earned_at", "expires_at"]
+    raw_id_fields = ["account", "entry"]

@@ -1,0 +1,35 @@
+"""System checks: refuse bad loyalty settings at start-up, not at checkout."""
+
+from decimal import Decimal
+
+from django.core.checks import Error, register
+
+from .conf import EXPIRY_POLICIES, PREFIX, loyalty_settings
+
+
+def _error(name, message, n):
+    return Error(f"{PREFIX}{name}: {message}", id=f"oscar_loyalty.E{n:03d}")
+
+
+@register()
+def check_settings(app_configs=None, **kwargs):
+    errors = []
+    s = loyalty_settings
+    for n, name in enumerate(("POINTS_PER_UNIT", "POINT_VALUE"), start=1):
+        value = getattr(s, name)
+        if not isinstance(value, Decimal) or not value.is_finite() or value <= 0:
+            errors.append(_error(name, f"must be a positive Decimal, got {value!r}.", n))
+    for n, name in enumerate(("RETURN_WINDOW_DAYS", "EXPIRY_MONTHS"), start=3):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(_error(name, f"must be a whole number of at least 1, got {value!r}.", n))
+    if s.EXPIRY_POLICY not in EXPIRY_POLICIES:
+        errors.append(
+            _error(
+                "EXPIRY_POLICY", f"must be one of {EXPIRY_POLICIES}, got {s.EXPIRY_POLICY!r}.", 5
+            )
+        )
+    name = s.POINTS_NAME
+    if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
+        errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))
+    return errors

@@ -1,0 +1,42 @@
+"""Every setting of the plugin, with its default, in one place.
+
+Read settings through ``loyalty_settings.NAME``: the value comes from the
+project's ``OSCAR_LOYALTY_NAME`` if set, else from ``DEFAULTS`` below. Values are
+read at each access, so ``override_settings`` in tests just works. Each setting
+is documented in ``docs/settings.rst`` (a test keeps the two in step).
+"""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.utils.translation import gettext_lazy as _
+
+PREFIX = "OSCAR_LOYALTY_"
+
+DEFAULTS = {
+    # Points earned per unit of currency paid: Decimal("0.1") is 1 point per 10.
+    "POINTS_PER_UNIT": Decimal("0.1"),
+    # What one point is worth, in the shop's default currency, when spent.
+    "POINT_VALUE": Decimal("1.00"),
+    # Days after an order is placed before its points become spendable.
+    "RETURN_WINDOW_DAYS": 30,
+    # "lifetime": each earned lot expires EXPIRY_MONTHS after it was earned;
+    # "inactivity": the whole balance expires after EXPIRY_MONTHS without activity;
+    # "never": points do not expire.
+    "EXPIRY_POLICY": "lifetime",
+    "EXPIRY_MONTHS": 12,
+    # What the shop calls its points, singular and plural ("estrella", "estrellas").
+    "POINTS_NAME": (_("point"), _("points")),
+}
+
+EXPIRY_POLICIES = ("lifetime", "inactivity", "never")
+
+
+class LoyaltySettings:
+    def __getattr__(self, name):
+        if name not in DEFAULTS:
+            raise AttributeError(f"oscar_loyalty has no setting {name!r}")
+        return getattr(settings, PREFIX + name, DEFAULTS[name])
+
+
+loyalty_settings = LoyaltySettings()

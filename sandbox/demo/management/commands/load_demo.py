@@ -1,0 +1,88 @@
+"""Fill the sandbox with a small catalogue and two logins. Safe to run again."""
+
+from decimal import Decimal as D
+
+from django.contrib.auth import get_user_model
+from django.contrib.sites.models import Site
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+from django.utils.text import slugify
+from oscar.apps.catalogue.categories import create_from_breadcrumbs
+from oscar.core.loading import get_model
+
+Product = get_model("catalogue", "Product")
+ProductClass = get_model("catalogue", "ProductClass")
+ProductAttribute = get_model("catalogue", "ProductAttribute")
+ProductCategory = get_model("catalogue", "ProductCategory")
+Partner = get_model("partner", "Partner")
+StockRecord = get_model("partner", "StockRecord")
+
+# (title, brand, category breadcrumbs, price)
+CATALOGUE = [
+    ("Trail running shoes", "Andes", "Sport > Shoes", "89.90"),
+    ("Hiking socks (3 pairs)", "Andes", "Sport > Clothing", "14.50"),
+    ("Rain jacket", "Andes", "Sport > Clothing", "120.00"),
+    ("Yoga mat", "Brisa", "Sport > Equipment", "32.00"),
+    ("Cotton tote bag", "Brisa", "Home > Textiles", "9.99"),
+    ("Linen tablecloth", "Brisa", "Home > Textiles", "45.00"),
+    ("Ceramic coffee mug", "Cumbre", "Home > Kitchen", "12.00"),
+    ("Cast iron skillet", "Cumbre", "Home > Kitchen", "54.00"),
+    ("Ground coffee 500 g", "Cumbre", "Food > Coffee", "11.25"),
+    ("Dark chocolate bar", "Dulcería", "Food > Sweets", "3.80"),
+    ("Honey jar 350 g", "Dulcería", "Food > Sweets", "8.40"),
+    ("Gift card $50", "Loyalty sandbox", "Gifts", "50.00"),
+]
+
+LOGINS = [
+    ("admin@example.com", "admin", True),
+    ("customer@example.com", "customer", False),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo catalogue, a staff user and a demo customer into the sandbox."
+
+    def handle(self, *args, **options):
+        Site.objects.update_or_create(
+            pk=1, defaults={"domain": "127.0.0.1:8000", "name": "Loyalty sandbox"}
+        )
+        product_class, _ = ProductClass.objects.get_or_create(
+            name="Goods", defaults={"requires_shipping": True, "track_stock": True}
+        )
+        ProductAttribute.objects.get_or_create(
+            product_class=product_class, code="brand", defaults={"name": "Brand", "type": "text"}
+        )
+        partner, _ = Partner.objects.get_or_create(name="Demo warehouse")
+        for title, brand, breadcrumbs, price in CATALOGUE:
+            self._product(product_class, partner, title, brand, breadcrumbs, D(price))
+
+        call_command("update_index", verbosity=0)
+
+        User = get_user_model()
+        for email, password, staff in LOGINS:
+            user = User.objects.filter(email=email).first() or User(
+                username=email.split("@")[0], email=email
+            )
+            user.is_staff = user.is_superuser = staff
+            user.set_password(password)
+            user.save()
+
+        self.stdout.write(self.style.SUCCESS(f"Demo catalogue: {len(CATALOGUE)} products."))
+        for email, password, staff in LOGINS:
+            role = "staff (dashboard /dashboard/)" if staff else "customer"
+            self.stdout.write(f"  {role}: {email} / {password}")
+
+    def _product(self, product_class, partner, title, brand, breadcrumbs, price):
+        sku = slugify(title)[:64]
+        product = Product.objects.filter(stockrecords__partner_sku=sku).first()
+        if product is None:
+            product = Product(product_class=product_class, title=title, slug=sku)
+        product.attr.brand = brand
+        product.save()
+        category = create_from_breadcrumbs(breadcrumbs)
+        ProductCategory.objects.get_or_create(product=product, category=category)
+        StockRecord.objects.update_or_create(
+            partner=partner,
+            partner_sku=sku,
+            defaults={"product": product, "price": price, "num_in_stock": 1000},
+        )

@@ -1,0 +1,73 @@
+import os
+
+import pytest
+from django.conf import settings
+
+from oscar_loyalty import ledger
+
+
+def _unreachable():
+    """What the suite needs and cannot reach: it fails rather than skip."""
+    problems = []
+    db = settings.DATABASES["default"]
+    if db["ENGINE"].endswith("postgresql"):
+        import psycopg
+
+        try:
+            psycopg.connect(
+                host=db.get("HOST") or None,
+                port=db.get("PORT") or None,
+                user=db.get("USER") or None,
+                password=db.get("PASSWORD") or None,
+                dbname="postgres",
+                connect_timeout=5,
+            ).close()
+        except psycopg.Error as exc:
+            problems.append(f"PostgreSQL at {db.get('HOST')}:{db.get('PORT')}: {exc}")
+    elif os.environ.get("CI"):
+        problems.append(f"CI must test on PostgreSQL, not {db['ENGINE']}")
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5).ping()
+    except redis.RedisError as exc:
+        problems.append(f"Redis at {settings.REDIS_URL}: {exc}")
+    return problems
+
+
+def pytest_sessionstart(session):
+    problems = _unreachable()
+    if problems:
+        pytest.exit(
+            "Test services unreachable (start them, or set DATABASE_URL / REDIS_URL):\n  "
+            + "\n  ".join(problems),
+            returncode=3,
+        )
+
+
+def pytest_collection_modifyitems(config, items):
+    if settings.DATABASES["default"]["ENGINE"].endswith("postgresql"):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def customer(django_user_model):
+    return django_user_model.objects.create_user(
+        username="ana", email="ana@example.com", password="x"
+    )
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user(
+        username="staff", email="staff@example.com", password="x", is_staff=True
+    )
+
+
+@pytest.fixture
+def account(customer):
+    return ledger.get_account(customer)

@@ -1,0 +1,58 @@
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core import checks
+from django.test import override_settings
+
+from oscar_loyalty.checks import check_settings
+from oscar_loyalty.conf import DEFAULTS, loyalty_settings
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.rst"
+
+
+def test_defaults_pass_the_checks():
+    assert check_settings() == []
+
+
+def test_settings_are_read_at_each_access():
+    with override_settings(OSCAR_LOYALTY_RETURN_WINDOW_DAYS=14):
+        assert loyalty_settings.RETURN_WINDOW_DAYS == 14
+    assert loyalty_settings.RETURN_WINDOW_DAYS == 30
+
+
+def test_unknown_setting_is_an_attribute_error():
+    with pytest.raises(AttributeError):
+        loyalty_settings.NOPE  # noqa: B018
+
+
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("POINTS_PER_UNIT", Decimal("-0.1")),
+        ("POINTS_PER_UNIT", Decimal("0")),
+        ("POINTS_PER_UNIT", 0.1),
+        ("POINTS_PER_UNIT", Decimal("NaN")),
+        ("POINT_VALUE", Decimal("-1")),
+        ("RETURN_WINDOW_DAYS", 0),
+        ("RETURN_WINDOW_DAYS", -30),
+        ("RETURN_WINDOW_DAYS", "30"),
+        ("RETURN_WINDOW_DAYS", True),
+        ("EXPIRY_MONTHS", 0),
+        ("EXPIRY_POLICY", "sometimes"),
+        ("POINTS_NAME", "points"),
+        ("POINTS_NAME", ("", "points")),
+    ],
+)
+def test_bad_settings_are_refused_at_start_up(name, value):
+    with override_settings(**{f"OSCAR_LOYALTY_{name}": value}):
+        errors = checks.run_checks()
+    mine = [e for e in errors if e.id.startswith("oscar_loyalty.")]
+    assert len(mine) == 1
+    assert f"OSCAR_LOYALTY_{name}" in mine[0].msg
+
+
+def test_every_setting_is_documented():
+    documented = set(re.findall(r"^``OSCAR_LOYALTY_(\w+)``$", DOCS.read_text(), re.M))
+    assert documented == set(DEFAULTS)
