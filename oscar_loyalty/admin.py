@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from .models import Account, LedgerEntry, PointsLot
+from .models import Account, BonusCampaign, LedgerEntry, PendingAward, PointsLot
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,3 +50,17 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 class PointsLotAdmin(ReadOnlyAdmin):
     list_display = ["account", "points", "remaining", "earned_at", "expires_at"]
     raw_id_fields = ["account", "entry"]
+
+
+@admin.register(PendingAward)
+class PendingAwardAdmin(ReadOnlyAdmin):
+    list_display = ["order", "account", "points", "original_points", "status", "matures_at"]
+    list_filter = ["status"]
+    search_fields = ["order__number", "account__user__email"]
+    raw_id_fields = ["order", "account"]
+
+
+@admin.register(BonusCampaign)
+class BonusCampaignAdmin(admin.ModelAdmin):
+    list_display = ["name", "multiplier", "starts_at", "ends_at"]
+    filter_horizontal = ["products", "categories"]

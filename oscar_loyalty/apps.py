@@ -9,4 +9,4 @@ class LoyaltyConfig(OscarConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the settings checks)
+        from . import checks, receivers  # noqa: F401  (registers checks and receivers)

@@ -29,6 +29,34 @@ def check_settings(app_configs=None, **kwargs):
                 "EXPIRY_POLICY", f"must be one of {EXPIRY_POLICIES}, got {s.EXPIRY_POLICY!r}.", 5
             )
         )
+    rates = s.POINTS_PER_UNIT_BY_CURRENCY
+    if not isinstance(rates, dict) or not all(
+        isinstance(v, Decimal) and v.is_finite() and v >= 0 for v in rates.values()
+    ):
+        errors.append(
+            _error(
+                "POINTS_PER_UNIT_BY_CURRENCY",
+                f"must map currency codes to Decimal rates of 0 or more, got {rates!r}.",
+                7,
+            )
+        )
+    chunk = s.TASK_CHUNK_SIZE
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= 100_000:
+        errors.append(
+            _error("TASK_CHUNK_SIZE", f"must be a whole number from 1 to 100000, got {chunk!r}.", 8)
+        )
+    for n, name in enumerate(
+        ("CANCELLED_ORDER_STATUSES", "REFUNDED_LINE_STATUSES", "REFUND_EVENT_TYPES"), start=9
+    ):
+        value = getattr(s, name)
+        if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
+            errors.append(_error(name, f"must be a list of names, got {value!r}.", n))
+    try:
+        from .earning import get_earning_rule
+
+        get_earning_rule()
+    except Exception as exc:
+        errors.append(_error("EARNING_RULE", f"cannot be loaded: {exc}", 12))
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))

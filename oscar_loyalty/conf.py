@@ -16,6 +16,13 @@ PREFIX = "OSCAR_LOYALTY_"
 DEFAULTS = {
     # Points earned per unit of currency paid: Decimal("0.1") is 1 point per 10.
     "POINTS_PER_UNIT": Decimal("0.1"),
+    # Rates for other currencies than OSCAR_DEFAULT_CURRENCY: {"EUR": Decimal("0.1")}.
+    # Orders in a currency with no rate earn nothing.
+    "POINTS_PER_UNIT_BY_CURRENCY": {},
+    # Whether points are earned on prices including tax.
+    "EARN_ON_TAX": True,
+    # The class that decides what an order is worth (see earning.EarningRule).
+    "EARNING_RULE": "oscar_loyalty.earning.EarningRule",
     # What one point is worth, in the shop's default currency, when spent.
     "POINT_VALUE": Decimal("1.00"),
     # Days after an order is placed before its points become spendable.
@@ -25,6 +32,14 @@ DEFAULTS = {
     # "never": points do not expire.
     "EXPIRY_POLICY": "lifetime",
     "EXPIRY_MONTHS": 12,
+    # Order statuses that cancel an order: its award is voided (or taken back).
+    "CANCELLED_ORDER_STATUSES": ("Cancelled",),
+    # Line statuses meaning the line came back or was refunded in full.
+    "REFUNDED_LINE_STATUSES": ("Refunded", "Returned", "Cancelled"),
+    # Payment event types (name or code) recording a refund of line quantities.
+    "REFUND_EVENT_TYPES": ("Refunded", "Refund"),
+    # How many awards (or lots) the periodic tasks post per transaction.
+    "TASK_CHUNK_SIZE": 1000,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

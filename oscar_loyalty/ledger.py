@@ -18,13 +18,14 @@ No other module may create ``LedgerEntry`` rows or change balances.
 from __future__ import annotations
 
 from dateutil.relativedelta import relativedelta
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_model
 
 from .conf import loyalty_settings
-from .models import Account, LedgerEntry, LotConsumption, PointsLot
+from .models import Account, LedgerEntry, LotConsumption, PendingAward, PointsLot
 
 Kind = LedgerEntry.Kind
 
@@ -193,6 +194,170 @@ def adjust(account, points: int, *, key: str, reason: str, staff_user):
         return entry
 
     return _post(account, Kind.ADJUSTMENT, key, reason, post)
+
+
+# Set-based verbs, for the periodic tasks ----------------------------------------
+#
+# These post many entries in a few statements. The caller runs them inside a
+# transaction; they lock the accounts they touch (in id order, like every other
+# writer) and skip what was already posted, so running twice posts once.
+
+
+def order_key(number) -> str:
+    return f"earn:order:{number}"
+
+
+def order_reason(number) -> str:
+    return f"Order {number}"
+
+
+def earn_awards(award_ids, now) -> int:
+    """Post the earn entries of these pending awards and mark them earned.
+
+    Each award earns under the key ``earn:order:<number>``, in a new lot
+    expiring by policy from ``now``. Returns the number of entries posted.
+    """
+    award_ids = list(award_ids)
+    if not award_ids:
+        return 0
+    t = _Tables()
+    ids = _in(award_ids)
+    _lock_accounts(
+        PendingAward.objects.filter(pk__in=award_ids).values_list("account_id", flat=True)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
+                                   idempotency_key, created_at, order_id)
+            SELECT a.account_id, %s, a.points,
+                   acc.balance + SUM(a.points) OVER (PARTITION BY a.account_id ORDER BY a.id),
+                   %s || o.number, %s || o.number, %s, a.order_id
+            FROM {t.award} a
+            JOIN {t.account} acc ON acc.id = a.account_id
+            JOIN {t.order} o ON o.id = a.order_id
+            WHERE a.id IN ({ids}) AND a.status = %s AND a.points > 0
+              AND NOT EXISTS (SELECT 1 FROM {t.entry} e
+                              WHERE e.idempotency_key = %s || o.number)
+            RETURNING id, account_id
+            """,
+            [
+                Kind.EARN,
+                order_reason(""),
+                order_key(""),
+                _db(now),
+                *award_ids,
+                PendingAward.Status.PENDING,
+                order_key(""),
+            ],
+        )
+        posted = cursor.fetchall()
+        cursor.execute(
+            f"UPDATE {t.award} SET status = %s WHERE id IN ({ids}) AND status = %s",
+            [PendingAward.Status.EARNED, *award_ids, PendingAward.Status.PENDING],
+        )
+        if posted:
+            entry_ids = [row[0] for row in posted]
+            cursor.execute(
+                f"""
+                INSERT INTO {t.lot} (account_id, entry_id, points, remaining, earned_at,
+                                     expires_at)
+                SELECT account_id, id, points, points, %s, %s FROM {t.entry}
+                WHERE id IN ({_in(entry_ids)})
+                """,
+                [_db(now), _db(default_expiry(now)), *entry_ids],
+            )
+            _add_to_balances(cursor, t, entry_ids, {row[1] for row in posted}, now)
+    return len(posted)
+
+
+def expire_lots(lot_ids, now, reason) -> int:
+    """Expire what is left of these lots, under the keys ``expire:lot:<id>``."""
+    lot_ids = list(lot_ids)
+    if not lot_ids:
+        return 0
+    t = _Tables()
+    ids = _in(lot_ids)
+    _lock_accounts(PointsLot.objects.filter(pk__in=lot_ids).values_list("account_id", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
+                                   idempotency_key, created_at)
+            SELECT l.account_id, %s, -l.remaining,
+                   acc.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.id),
+                   %s, %s || l.id, %s
+            FROM {t.lot} l JOIN {t.account} acc ON acc.id = l.account_id
+            WHERE l.id IN ({ids}) AND l.remaining > 0
+              AND NOT EXISTS (SELECT 1 FROM {t.entry} e
+                              WHERE e.idempotency_key = %s || l.id)
+            RETURNING id, account_id
+            """,
+            [Kind.EXPIRE, str(reason), "expire:lot:", _db(now), *lot_ids, "expire:lot:"],
+        )
+        posted = cursor.fetchall()
+        if not posted:
+            return 0
+        entry_ids = [row[0] for row in posted]
+        cursor.execute(
+            f"""
+            INSERT INTO {t.consumption} (entry_id, lot_id, points)
+            SELECT e.id, l.id, -e.points FROM {t.entry} e
+            JOIN {t.lot} l ON e.idempotency_key = %s || l.id
+            WHERE e.id IN ({_in(entry_ids)})
+            """,
+            ["expire:lot:", *entry_ids],
+        )
+        cursor.execute(
+            f"""
+            UPDATE {t.lot} SET remaining = 0 WHERE id IN (
+                SELECT lot_id FROM {t.consumption} WHERE entry_id IN ({_in(entry_ids)}))
+            """,
+            entry_ids,
+        )
+        _add_to_balances(cursor, t, entry_ids, {row[1] for row in posted}, None)
+    return len(posted)
+
+
+class _Tables:
+    def __init__(self):
+        qn = connection.ops.quote_name
+        self.entry = qn(LedgerEntry._meta.db_table)
+        self.lot = qn(PointsLot._meta.db_table)
+        self.account = qn(Account._meta.db_table)
+        self.award = qn(PendingAward._meta.db_table)
+        self.consumption = qn(LotConsumption._meta.db_table)
+        self.order = qn(get_model("order", "Order")._meta.db_table)
+
+
+def _in(values):
+    return ", ".join(["%s"] * len(values))
+
+
+def _db(value):
+    return connection.ops.adapt_datetimefield_value(value) if value else None
+
+
+def _lock_accounts(account_ids):
+    list(
+        Account.objects.select_for_update()
+        .filter(pk__in=set(account_ids))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def _add_to_balances(cursor, t, entry_ids, account_ids, activity_at):
+    activity = ", last_activity_at = %s" if activity_at else ""
+    cursor.execute(
+        f"""
+        UPDATE {t.account} SET balance = balance + (
+            SELECT SUM(e.points) FROM {t.entry} e
+            WHERE e.account_id = {t.account}.id AND e.id IN ({_in(entry_ids)})){activity}
+        WHERE id IN ({_in(account_ids)})
+        """,
+        [*entry_ids, *([_db(activity_at)] if activity_at else []), *account_ids],
+    )
 
 
 # Reading -----------------------------------------------------------------------

@@ -175,3 +175,98 @@ class LotConsumption(models.Model):
 
     def __str__(self):
         return f"{self.points} from lot {self.lot_id}"
+
+
+class PendingAward(models.Model):
+    """Points promised for an order, posted to the ledger once the return window passes.
+
+    ``original_points`` is what the order was worth when placed; ``points`` is
+    what it is worth now, after refunds (prorated on ``line_values``, the
+    weighted amount of each line when placed, so later rule changes never
+    alter an award).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        EARNED = "earned", _("Earned")
+        VOID = "void", _("Void")
+
+    order = models.OneToOneField(
+        "order.Order",
+        on_delete=models.CASCADE,
+        related_name="loyalty_award",
+        verbose_name=_("Order"),
+    )
+    account = models.ForeignKey(
+        Account, on_delete=models.CASCADE, related_name="awards", verbose_name=_("Account")
+    )
+    points = models.IntegerField(_("Points"))
+    original_points = models.IntegerField(_("Points when placed"))
+    line_values = models.JSONField(_("Weighted line amounts"), default=dict)
+    status = models.CharField(
+        _("Status"), max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    matures_at = models.DateTimeField(_("Available from"))
+    created_at = models.DateTimeField(_("Created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Pending award")
+        verbose_name_plural = _("Pending awards")
+        indexes = [
+            models.Index(
+                fields=["matures_at", "id"],
+                condition=models.Q(status="pending"),
+                name="loyalty_award_due_idx",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(points__gte=0)
+                & models.Q(points__lte=models.F("original_points")),
+                name="loyalty_award_points_in_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.points} for order {self.order_id} ({self.status})"
+
+
+class BonusCampaign(models.Model):
+    """Multiplies the points of chosen products or categories for a while.
+
+    A multiplier of 0 excludes them from earning (gift cards, for instance).
+    When several campaigns cover a line, an exclusion wins, else the highest
+    multiplier.
+    """
+
+    name = models.CharField(_("Name"), max_length=128)
+    multiplier = models.DecimalField(
+        _("Multiplier"),
+        max_digits=5,
+        decimal_places=2,
+        help_text=_("2 for double points; 0 to exclude from earning."),
+    )
+    starts_at = models.DateTimeField(_("Starts"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("Ends"), null=True, blank=True)
+    products = models.ManyToManyField(
+        "catalogue.Product", blank=True, related_name="+", verbose_name=_("Products")
+    )
+    categories = models.ManyToManyField(
+        "catalogue.Category",
+        blank=True,
+        related_name="+",
+        verbose_name=_("Categories"),
+        help_text=_("Products in these categories or any of their subcategories."),
+    )
+
+    class Meta:
+        verbose_name = _("Bonus campaign")
+        verbose_name_plural = _("Bonus campaigns")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(multiplier__gte=0), name="loyalty_campaign_multiplier_gte_0"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name

@@ -14,6 +14,8 @@ from django.utils.translation import gettext_lazy as _
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *  # noqa: F403
 
+from oscar_loyalty.schedule import BEAT_SCHEDULE as LOYALTY_BEAT_SCHEDULE
+
 BASE_DIR = Path(__file__).resolve().parent
 
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
@@ -110,6 +112,14 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_URL = CELERY_BROKER_URL or "memory://"
 CELERY_TIMEZONE = TIME_ZONE
+# The plugin's periodic jobs; LOYALTY_BEAT_SECONDS runs both every N seconds instead.
+if os.environ.get("LOYALTY_BEAT_SECONDS"):
+    CELERY_BEAT_SCHEDULE = {
+        name: {**entry, "schedule": float(os.environ["LOYALTY_BEAT_SECONDS"])}
+        for name, entry in LOYALTY_BEAT_SCHEDULE.items()
+    }
+else:
+    CELERY_BEAT_SCHEDULE = LOYALTY_BEAT_SCHEDULE
 
 # Oscar
 OSCAR_SHOP_NAME = "Loyalty sandbox"
@@ -120,6 +130,14 @@ OSCAR_INITIAL_LINE_STATUS = "Pending"
 OSCAR_ORDER_STATUS_PIPELINE = {
     "Pending": ("Being processed", "Cancelled"),
     "Being processed": ("Complete", "Cancelled"),
-    "Complete": (),
+    "Complete": ("Cancelled",),
+    "Cancelled": (),
+}
+OSCAR_LINE_STATUS_PIPELINE = {
+    "Pending": ("Being processed", "Shipped", "Cancelled", "Refunded"),
+    "Being processed": ("Shipped", "Cancelled", "Refunded"),
+    "Shipped": ("Returned", "Refunded"),
+    "Returned": ("Refunded",),
+    "Refunded": (),
     "Cancelled": (),
 }

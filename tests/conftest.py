@@ -71,3 +71,34 @@ def staff(django_user_model):
 @pytest.fixture
 def account(customer):
     return ledger.get_account(customer)
+
+
+@pytest.fixture
+def place_order():
+    """Place an order through Oscar's own OrderCreator (so order_placed fires).
+
+    ``lines`` is a list of (price, quantity) or (product, quantity).
+    """
+    from decimal import Decimal
+
+    from oscar.apps.offer.applicator import Applicator
+    from oscar.apps.partner.strategy import Default
+    from oscar.core.loading import get_model
+    from oscar.test.factories import create_order, create_product, create_stockrecord
+
+    Basket = get_model("basket", "Basket")
+
+    def place(user, lines=(("100.00", 1),), **kwargs):
+        basket = Basket.objects.create(owner=user)
+        basket.strategy = Default()
+        for what, quantity in lines:
+            if isinstance(what, str | Decimal | int):
+                product = create_product(title=f"Product {what}")
+                create_stockrecord(product, price=Decimal(what), num_in_stock=1000)
+            else:
+                product = what
+            basket.add_product(product, quantity)
+        Applicator().apply(basket, user)
+        return create_order(basket=basket, user=user, **kwargs)
+
+    return place

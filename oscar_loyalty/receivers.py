@@ -1,0 +1,54 @@
+"""Oscar's order signals -> maturation.
+
+Loyalty must never break a checkout or an order update: each receiver runs in
+a savepoint and logs its errors instead of raising them.
+"""
+
+import logging
+
+from django.db import transaction
+from django.db.models.signals import post_save
+from django.dispatch import receiver
+from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
+from oscar.core.loading import get_model
+
+from . import maturation
+from .conf import loyalty_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _safely(action, order):
+    try:
+        with transaction.atomic():
+            action(order)
+    except Exception:
+        logger.exception("oscar_loyalty: %s failed for order %s", action.__name__, order.number)
+
+
+@receiver(order_placed, dispatch_uid="oscar_loyalty.order_placed")
+def award_order(sender, order, **kwargs):
+    if order.user_id is not None:
+        _safely(maturation.record_award, order)
+
+
+@receiver(order_status_changed, dispatch_uid="oscar_loyalty.order_status_changed")
+def order_cancelled(sender, order, old_status, new_status, **kwargs):
+    if new_status in loyalty_settings.CANCELLED_ORDER_STATUSES:
+        _safely(maturation.cancel_award, order)
+
+
+@receiver(order_line_status_changed, dispatch_uid="oscar_loyalty.order_line_status_changed")
+def line_refunded(sender, line, old_status, new_status, **kwargs):
+    if new_status in loyalty_settings.REFUNDED_LINE_STATUSES:
+        _safely(maturation.recompute_award, line.order)
+
+
+@receiver(
+    post_save,
+    sender=get_model("order", "PaymentEventQuantity"),
+    dispatch_uid="oscar_loyalty.payment_event_quantity",
+)
+def payment_event_recorded(sender, instance, created, **kwargs):
+    if created:
+        _safely(maturation.recompute_award, instance.line.order)

@@ -1,0 +1,17 @@
+"""The plugin's periodic jobs, ready to merge into a project's CELERY_BEAT_SCHEDULE.
+
+A module of its own (no models imported) so that settings files can import it.
+"""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "oscar-loyalty-mature-awards": {
+        "task": "oscar_loyalty.mature_awards",
+        "schedule": crontab(minute=7),
+    },
+    "oscar-loyalty-expire-points": {
+        "task": "oscar_loyalty.expire_points",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}

@@ -1,0 +1,74 @@
+"""A real Celery worker, with beat, against the real Redis broker."""
+
+import os
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from oscar_loyalty.models import LedgerEntry, PendingAward
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def worker(tmp_path):
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sandbox.settings",
+        "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db),
+        "CELERY_BROKER_URL": settings.REDIS_URL,
+        "LOYALTY_BEAT_SECONDS": "1",
+        "WHOOSH_PATH": str(tmp_path / "whoosh"),
+    }
+    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115  (closed below)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "sandbox",
+            "worker",
+            "-B",
+            "--pool=solo",
+            "--loglevel=INFO",
+            "-s",
+            str(tmp_path / "beat-schedule"),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    process.log_path = tmp_path / "worker.log"
+    yield process
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+    log.close()
+
+
+def test_scheduled_task_matures_a_due_award_in_a_real_worker(customer, place_order, worker):
+    order = place_order(customer, [("120.00", 1)])
+    PendingAward.objects.filter(order=order).update(
+        matures_at=timezone.now() - timedelta(minutes=1)
+    )
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and worker.poll() is None:
+        if LedgerEntry.objects.filter(order=order, kind="earn").exists():
+            break
+        time.sleep(0.5)
+    else:
+        pytest.fail("no worker matured the award:\n" + worker.log_path.read_text()[-4000:])
+    assert LedgerEntry.objects.get(order=order).points == 12
+    assert PendingAward.objects.get(order=order).status == PendingAward.Status.EARNED
