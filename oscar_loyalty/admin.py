@@ -20,7 +20,7 @@ class EntryInline(admin.TabularInline):
     model = LedgerEntry
     fields = ["created_at", "kind", "points", "balance_after", "reason", "order"]
     readonly_fields = fields
-    ordering = ["-created_at", "-id"]
+    ordering = ["-id"]
     extra = 0
     max_num = 0
     show_change_link = True

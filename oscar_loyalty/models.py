@@ -96,10 +96,10 @@ class LedgerEntry(models.Model):
     class Meta:
         verbose_name = _("Ledger entry")
         verbose_name_plural = _("Ledger entries")
-        ordering = ["-created_at", "-id"]
-        indexes = [
-            models.Index(fields=["account", "-created_at", "-id"], name="loyalty_entry_history_idx")
-        ]
+        # Newest first. Entries are inserted as they happen, so the id is the
+        # order of events, and history pages are keyset-paginated on it.
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["account", "-id"], name="loyalty_entry_history_idx")]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(points=0), name="loyalty_entry_points_not_0"
@@ -108,6 +108,28 @@ class LedgerEntry(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} {self.points:+d}: {self.reason}"
+
+    def customer_reason(self):
+        """Why the balance changed, in the customer's language.
+
+        Built from the kind and the cause where they say it all; otherwise the
+        stored reason (a staff member's words for an adjustment, for instance).
+        Reads ``order``: select it with the entries.
+        """
+        number = self.order.number if self.order_id else None
+        Kind = self.Kind
+        if number and self.kind in (Kind.EARN, Kind.SPEND, Kind.CLAWBACK):
+            text = {
+                Kind.EARN: _("Order %(number)s"),
+                Kind.SPEND: _("Used in order %(number)s"),
+                Kind.CLAWBACK: _("Order %(number)s refunded"),
+            }[self.kind]
+            return text % {"number": number}
+        if self.kind == Kind.EXPIRE:
+            return _("Expired")
+        if self.kind == Kind.RESTORE:
+            return _("Points returned")
+        return self.reason
 
 
 class PointsLot(models.Model):

@@ -31,9 +31,10 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 INSTALLED_APPS = [
+    # Before Oscar's apps, so that its template additions (the Rewards tab) apply.
+    "oscar_loyalty.apps.LoyaltyConfig",
     *OSCAR_APPS,
     "sorl.thumbnail",
-    "oscar_loyalty.apps.LoyaltyConfig",
     "sandbox.demo",
 ]
 SITE_ID = 1

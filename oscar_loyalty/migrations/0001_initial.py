@@ -50,7 +50,7 @@ class Migration(migrations.Migration):
             options={
                 'verbose_name': 'Ledger entry',
                 'verbose_name_plural': 'Ledger entries',
-                'ordering': ['-created_at', '-id'],
+                'ordering': ['-id'],
             },
         ),
         migrations.CreateModel(
@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ledgerentry',
-            index=models.Index(fields=['account', '-created_at', '-id'], name='loyalty_entry_history_idx'),
+            index=models.Index(fields=['account', '-id'], name='loyalty_entry_history_idx'),
         ),
         migrations.AddConstraint(
             model_name='ledgerentry',
