@@ -145,3 +145,15 @@ def test_query_count_does_not_grow_with_history(django_app, customer, django_use
     small = queries_for(customer, 3)
     big = queries_for(django_user_model.objects.create_user("big", "big@example.com"), 120)
     assert small == big
+
+
+def test_the_page_in_spanish(django_app, customer, history):
+    earned, _pending = history
+    with time_machine.travel(DAY0 + timedelta(days=366), tick=False):
+        page = django_app.get("/es" + URL, user=customer)
+    body = text(page)
+    assert "Recompensas" in body and "Tu saldo" in body
+    assert "100 puntos" in page.html.select_one("#rewards-balance").text
+    assert "1 punto por cada 10,00 US$ que gastes, tuyos 30 días después de tu pedido." in body
+    assert f"Usados en el pedido {earned.number}" in body
+    assert "disponibles el" in body and "caducan el" in body
