@@ -5,6 +5,19 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+# Debian packages the tests use: Chromium (browser tests) and gettext (catalogue check).
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v msgfmt >/dev/null || missing+=(gettext)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing Debian packages: ${missing[*]} (sudo apt-get install ${missing[*]}); their tests will fail." >&2
+  fi
+fi
+
 VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 stamp="$VENV/.oscar_loyalty-test-installed"

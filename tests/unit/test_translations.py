@@ -19,7 +19,9 @@ LOCALE = PACKAGE / "locale" / "es" / "LC_MESSAGES"
 def gettext_tools():
     missing = [tool for tool in ("xgettext", "msgfmt") if shutil.which(tool) is None]
     if missing:
-        pytest.fail(f"GNU gettext is needed ({', '.join(missing)} missing): apt-get install gettext")
+        pytest.fail(
+            f"GNU gettext is needed, {' and '.join(missing)} missing: apt-get install gettext"
+        )
 
 
 def test_every_string_of_the_plugin_is_translated(gettext_tools, tmp_path):

@@ -1,14 +1,22 @@
 """Fill the sandbox with a small catalogue and two logins. Safe to run again."""
 
+from datetime import timedelta
 from decimal import Decimal as D
 
 from django.contrib.auth import get_user_model
 from django.contrib.sites.models import Site
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django.utils.text import slugify
 from oscar.apps.catalogue.categories import create_from_breadcrumbs
+from oscar.apps.checkout.calculators import OrderTotalCalculator
+from oscar.apps.order.utils import OrderCreator
+from oscar.apps.partner.strategy import Default
+from oscar.apps.shipping.methods import Free
 from oscar.core.loading import get_model
+
+from oscar_loyalty import ledger, maturation
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
@@ -16,6 +24,9 @@ ProductAttribute = get_model("catalogue", "ProductAttribute")
 ProductCategory = get_model("catalogue", "ProductCategory")
 Partner = get_model("partner", "Partner")
 StockRecord = get_model("partner", "StockRecord")
+Basket = get_model("basket", "Basket")
+Order = get_model("order", "Order")
+PendingAward = get_model("oscar_loyalty", "PendingAward")
 
 # (title, brand, category breadcrumbs, price)
 CATALOGUE = [
@@ -67,6 +78,10 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
 
+        customer = User.objects.get(email="customer@example.com")
+        if not Order.objects.filter(user=customer).exists():
+            self._history(customer, User.objects.get(email="admin@example.com"))
+
         self.stdout.write(self.style.SUCCESS(f"Demo catalogue: {len(CATALOGUE)} products."))
         for email, password, staff in LOGINS:
             role = "staff (dashboard /dashboard/)" if staff else "customer"
@@ -85,4 +100,37 @@ class Command(BaseCommand):
             partner=partner,
             partner_sku=sku,
             defaults={"product": product, "price": price, "num_in_stock": 1000},
+        )
+
+    def _history(self, customer, staff):
+        """Two orders for the demo customer: one past its return window, one not."""
+        now = timezone.now()
+        for titles, days_ago in [
+            (["Rain jacket", "Trail running shoes"], 45),
+            (["Cast iron skillet"], 3),
+        ]:
+            basket = Basket.objects.create(owner=customer)
+            basket.strategy = Default()
+            for title in titles:
+                basket.add_product(Product.objects.get(title=title))
+            shipping = Free()
+            charge = shipping.calculate(basket)
+            order = OrderCreator().place_order(
+                basket=basket,
+                user=customer,
+                shipping_method=shipping,
+                shipping_charge=charge,
+                total=OrderTotalCalculator().calculate(basket, charge),
+            )
+            basket.submit()
+            placed = now - timedelta(days=days_ago)
+            Order.objects.filter(pk=order.pk).update(date_placed=placed)
+            PendingAward.objects.filter(order=order).update(matures_at=placed + timedelta(days=30))
+        maturation.mature_due_awards()
+        ledger.adjust(
+            ledger.get_account(customer),
+            10,
+            key="demo:welcome",
+            reason="Welcome to our rewards club!",
+            staff_user=staff,
         )
