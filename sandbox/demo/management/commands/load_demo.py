@@ -67,7 +67,7 @@ class Command(BaseCommand):
         for title, brand, breadcrumbs, price in CATALOGUE:
             self._product(product_class, partner, title, brand, breadcrumbs, D(price))
 
-        call_command("update_index", verbosity=0)
+        call_command("update_index", remove=True, verbosity=0)
 
         User = get_user_model()
         for email, password, staff in LOGINS:
