@@ -57,6 +57,12 @@ def check_settings(app_configs=None, **kwargs):
         get_earning_rule()
     except Exception as exc:
         errors.append(_error("EARNING_RULE", f"cannot be loaded: {exc}", 12))
+    for n, name in enumerate(("COUPON_MAX_FAILURES", "COUPON_FAILURE_WINDOW"), start=13):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(_error(name, f"must be a whole number of at least 1, got {value!r}.", n))
+    if not s.BRAND_CATEGORY and not s.BRAND_ATTRIBUTE:
+        errors.append(_error("BRAND_ATTRIBUTE", "or BRAND_CATEGORY must be set.", 15))
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))

@@ -40,6 +40,15 @@ DEFAULTS = {
     "REFUND_EVENT_TYPES": ("Refunded", "Refund"),
     # How many awards (or lots) the periodic tasks post per transaction.
     "TASK_CHUNK_SIZE": 1000,
+    # Where a product's brand comes from: the code of a product attribute, or,
+    # if BRAND_CATEGORY is set, the name of that category's child the product
+    # is in (e.g. "Brands" > "Andes").
+    "BRAND_ATTRIBUTE": "brand",
+    "BRAND_CATEGORY": None,
+    # Failed coupon codes allowed per session and per IP address within the
+    # window (seconds); after that, codes are refused until the window passes.
+    "COUPON_MAX_FAILURES": 10,
+    "COUPON_FAILURE_WINDOW": 15 * 60,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

@@ -1,0 +1,93 @@
+"""A coupon, as a merchant thinks of it, made of Oscar's own pieces.
+
+One coupon is an Oscar ``Voucher`` with one voucher ``ConditionalOffer``, its
+``Range`` (all products, minus excluded categories, products and brands), a
+``Condition`` (a minimum basket value, or any one item) and a ``Benefit``
+(a percentage, a fixed amount, or free shipping). Oscar prices, records and
+reports it like any voucher; its dashboard can still edit every piece.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from oscar.core.loading import get_model
+
+from . import brands
+
+Voucher = get_model("voucher", "Voucher")
+ConditionalOffer = get_model("offer", "ConditionalOffer")
+Range = get_model("offer", "Range")
+Condition = get_model("offer", "Condition")
+Benefit = get_model("offer", "Benefit")
+
+PERCENTAGE, FIXED, FREE_SHIPPING = "percentage", "fixed", "free_shipping"
+BENEFIT_TYPES = {
+    PERCENTAGE: Benefit.PERCENTAGE,
+    FIXED: Benefit.FIXED,
+    FREE_SHIPPING: Benefit.SHIPPING_PERCENTAGE,
+}
+
+
+@dataclass
+class CouponSpec:
+    name: str
+    code: str
+    kind: str
+    value: Decimal
+    start: datetime
+    end: datetime
+    usage: str = Voucher.MULTI_USE
+    max_uses: int | None = None
+    minimum: Decimal | None = None
+    excluded_brands: list[str] = field(default_factory=list)
+    excluded_categories: list = field(default_factory=list)
+    excluded_products: list = field(default_factory=list)
+
+
+def offer_of(voucher):
+    return voucher.offers.select_related("benefit__range", "condition").first()
+
+
+@transaction.atomic
+def save_coupon(spec: CouponSpec, voucher=None) -> Voucher:
+    """Create the coupon, or update ``voucher`` (made by this function) to match ``spec``."""
+    offer = offer_of(voucher) if voucher else None
+    range_ = offer.benefit.range if offer else Range(includes_all_products=True)
+    range_.name = f"{spec.name} ({spec.code})"[:128]
+    range_.includes_all_products = True
+    range_.save()
+    range_.excluded_categories.set(spec.excluded_categories)
+    range_.excluded_products.set(spec.excluded_products)
+    brands.set_excluded_brands(range_, spec.excluded_brands)
+
+    benefit = offer.benefit if offer else Benefit()
+    benefit.type = BENEFIT_TYPES[spec.kind]
+    benefit.value = Decimal(100) if spec.kind == FREE_SHIPPING else spec.value
+    benefit.range = None if spec.kind == FREE_SHIPPING else range_
+    benefit.save()
+
+    condition = offer.condition if offer else Condition()
+    condition.range = range_
+    if spec.minimum:
+        condition.type, condition.value = Condition.VALUE, spec.minimum
+    else:
+        condition.type, condition.value = Condition.COUNT, Decimal(1)
+    condition.save()
+
+    offer = offer or ConditionalOffer(offer_type=ConditionalOffer.VOUCHER)
+    offer.name = f"Coupon {spec.code}"[:128]
+    offer.condition, offer.benefit = condition, benefit
+    offer.max_global_applications = spec.max_uses
+    offer.start_datetime, offer.end_datetime = spec.start, spec.end
+    offer.save()
+
+    voucher = voucher or Voucher()
+    voucher.name = spec.name
+    voucher.code = spec.code.strip().upper()
+    voucher.usage = spec.usage
+    voucher.start_datetime, voucher.end_datetime = spec.start, spec.end
+    voucher.save()
+    voucher.offers.set([offer])
+    return voucher

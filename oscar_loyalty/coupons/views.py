@@ -1,0 +1,58 @@
+from django import forms
+from django.contrib import messages
+from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_class
+from oscar.core.utils import redirect_to_referrer
+
+from . import applying
+
+OscarVoucherAddView = get_class("basket.views", "VoucherAddView")
+Applicator = get_class("offer.applicator", "Applicator")
+
+
+class CouponForm(forms.Form):
+    # Long and odd input is let through to be refused with the same message as
+    # an unknown code, rather than a form error that would tell them apart.
+    code = forms.CharField(label=_("Code"), max_length=100_000, strip=False)
+
+
+class CouponAddView(OscarVoucherAddView):
+    """Oscar's "add voucher" view, with clearer refusals and a limit on guessing."""
+
+    form_class = CouponForm
+
+    def form_valid(self, form):
+        basket = self.request.basket
+        try:
+            if applying.is_throttled(self.request):
+                raise applying.throttled()
+            code = applying.normalise(form.cleaned_data["code"])
+            if code is None:
+                raise applying.not_valid()
+            voucher = applying.find(code)
+            if basket.id and basket.contains_voucher(code):
+                raise applying.CouponRefused(_("This coupon is already in your basket."))
+            applying.check_usable(voucher, self.request.user)
+            if not basket.id:
+                basket.save()
+            self.add_to_basket(voucher)
+        except applying.CouponRefused as refusal:
+            applying.record_failure(self.request)
+            messages.error(self.request, refusal.message)
+        return redirect_to_referrer(self.request, "basket:summary")
+
+    def form_invalid(self, form):
+        messages.error(self.request, _("Please enter a coupon code."))
+        return redirect_to_referrer(self.request, "basket:summary")
+
+    def add_to_basket(self, voucher):
+        basket = self.request.basket
+        basket.vouchers.add(voucher)
+        self.add_signal.send(sender=self, basket=basket, voucher=voucher)
+        Applicator().apply(basket, self.request.user, self.request)
+        if not any(d["voucher"] == voucher for d in basket.offer_applications):
+            basket.vouchers.remove(voucher)
+            raise applying.CouponRefused(applying.why_no_discount(voucher, basket))
+        messages.success(
+            self.request, _("Coupon %(code)s applied to your basket.") % {"code": voucher.code}
+        )
