@@ -1,11 +1,15 @@
+"""Everything the plugin serves: ``path("", include("oscar_loyalty.urls"))``.
+
+The storefront pages are in the ``oscar_loyalty`` namespace, the dashboard
+pages (when ``oscar_loyalty.dashboard`` is installed) in ``loyalty-dashboard``.
+"""
+
+from django.apps import apps
 from django.urls import path
 
-from . import views
-from .coupons.views import CouponAddView
+urlpatterns = [path("", apps.get_app_config("oscar_loyalty").urls)]
 
-app_name = "oscar_loyalty"
-
-urlpatterns = [
-    path("accounts/rewards/", views.RewardsView.as_view(), name="rewards"),
-    path("basket/coupon/", CouponAddView.as_view(), name="coupon-add"),
-]
+if apps.is_installed("oscar_loyalty.dashboard"):
+    urlpatterns.append(
+        path("dashboard/loyalty/", apps.get_app_config("oscar_loyalty_dashboard").urls)
+    )

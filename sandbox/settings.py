@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *  # noqa: F403
 
+from oscar_loyalty.dashboard.navigation import LOYALTY_NAVIGATION
 from oscar_loyalty.schedule import BEAT_SCHEDULE as LOYALTY_BEAT_SCHEDULE
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -33,6 +34,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 INSTALLED_APPS = [
     # Before Oscar's apps, so that its template additions (the Rewards tab) apply.
     "oscar_loyalty.apps.LoyaltyConfig",
+    "oscar_loyalty.dashboard.apps.LoyaltyDashboardConfig",
     *OSCAR_APPS,
     "sorl.thumbnail",
     "sandbox.demo",
@@ -124,6 +126,7 @@ else:
     CELERY_BEAT_SCHEDULE = LOYALTY_BEAT_SCHEDULE
 
 # Oscar
+OSCAR_DASHBOARD_NAVIGATION = OSCAR_DASHBOARD_NAVIGATION + LOYALTY_NAVIGATION  # noqa: F405
 OSCAR_SHOP_NAME = "Loyalty sandbox"
 OSCAR_DEFAULT_CURRENCY = "USD"
 OSCAR_ALLOW_ANON_CHECKOUT = True

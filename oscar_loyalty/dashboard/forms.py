@@ -1,0 +1,132 @@
+from decimal import Decimal
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_model
+from oscar.forms import widgets
+
+from ..coupons import brands
+from ..coupons.applying import normalise
+from ..coupons.creation import FIXED, FREE_SHIPPING, PERCENTAGE, CouponSpec, offer_of
+from ..models import BrandExclusion
+
+Voucher = get_model("voucher", "Voucher")
+Category = get_model("catalogue", "Category")
+
+
+class CouponForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=128)
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=64,
+        help_text=_("Letters, digits, - and _. Customers may type it in any case."),
+    )
+    kind = forms.ChoiceField(
+        label=_("Discount"),
+        choices=[
+            (PERCENTAGE, _("Percentage off eligible products")),
+            (FIXED, _("Fixed amount off eligible products")),
+            (FREE_SHIPPING, _("Free shipping")),
+        ],
+    )
+    value = forms.DecimalField(
+        label=_("Value"), min_value=0, max_digits=12, decimal_places=2, required=False
+    )
+    start = forms.DateTimeField(label=_("Valid from"), widget=widgets.DateTimePickerInput())
+    end = forms.DateTimeField(label=_("Valid until"), widget=widgets.DateTimePickerInput())
+    usage = forms.ChoiceField(label=_("Usage"), choices=Voucher.USAGE_CHOICES)
+    max_uses = forms.IntegerField(
+        label=_("Total uses allowed"),
+        min_value=1,
+        required=False,
+        help_text=_("Leave empty for no limit."),
+    )
+    minimum = forms.DecimalField(
+        label=_("Minimum basket value"),
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+    )
+    excluded_brands = forms.MultipleChoiceField(
+        label=_("Excluded brands"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Products of these brands are never discounted by this coupon."),
+    )
+    excluded_categories = forms.ModelMultipleChoiceField(
+        label=_("Excluded categories"),
+        queryset=Category.objects.all(),
+        required=False,
+        help_text=_("Products in these categories (and their subcategories) are not discounted."),
+    )
+
+    def __init__(self, *args, voucher=None, **kwargs):
+        self.voucher = voucher
+        super().__init__(*args, **kwargs)
+        # Brands no product carries any more stay listed while a coupon excludes them.
+        known = set(brands.all_brands()) | set(self.initial.get("excluded_brands", []))
+        self.fields["excluded_brands"].choices = [(b, b) for b in sorted(known)]
+
+    def clean_code(self):
+        code = normalise(self.cleaned_data["code"])
+        if code is None:
+            raise forms.ValidationError(_("Use only letters, digits, - and _."))
+        others = Voucher.objects.filter(code__iexact=code)
+        if self.voucher is not None:
+            others = others.exclude(pk=self.voucher.pk)
+        if others.exists():
+            raise forms.ValidationError(_("Another voucher already has this code."))
+        return code
+
+    def clean(self):
+        data = super().clean()
+        kind, value = data.get("kind"), data.get("value")
+        if kind in (PERCENTAGE, FIXED) and not value:
+            self.add_error("value", _("Give the discount's value."))
+        if kind == PERCENTAGE and value and value > 100:
+            self.add_error("value", _("A percentage cannot be more than 100."))
+        if data.get("start") and data.get("end") and data["end"] <= data["start"]:
+            self.add_error("end", _("The end must be after the start."))
+        return data
+
+    def spec(self) -> CouponSpec:
+        data = self.cleaned_data
+        return CouponSpec(
+            name=data["name"],
+            code=data["code"],
+            kind=data["kind"],
+            value=data["value"] or Decimal(0),
+            start=data["start"],
+            end=data["end"],
+            usage=data["usage"],
+            max_uses=data["max_uses"],
+            minimum=data["minimum"],
+            excluded_brands=data["excluded_brands"],
+            excluded_categories=list(data["excluded_categories"]),
+        )
+
+
+def initial_for(voucher) -> dict:
+    offer = offer_of(voucher)
+    benefit, condition = offer.benefit, offer.condition
+    kind = {
+        benefit.PERCENTAGE: PERCENTAGE,
+        benefit.FIXED: FIXED,
+    }.get(benefit.type, FREE_SHIPPING)
+    range_ = condition.range
+    return {
+        "name": voucher.name,
+        "code": voucher.code,
+        "kind": kind,
+        "value": benefit.value if kind != FREE_SHIPPING else None,
+        "start": voucher.start_datetime,
+        "end": voucher.end_datetime,
+        "usage": voucher.usage,
+        "max_uses": offer.max_global_applications,
+        "minimum": condition.value if condition.type == condition.VALUE else None,
+        "excluded_brands": list(
+            BrandExclusion.objects.filter(range=range_).values_list("brand", flat=True)
+        ),
+        "excluded_categories": list(range_.excluded_categories.all()),
+    }

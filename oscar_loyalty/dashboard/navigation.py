@@ -1,0 +1,18 @@
+"""The loyalty entries for Oscar's dashboard menu, ready to append::
+
+from oscar.defaults import OSCAR_DASHBOARD_NAVIGATION
+from oscar_loyalty.dashboard.navigation import LOYALTY_NAVIGATION
+OSCAR_DASHBOARD_NAVIGATION = OSCAR_DASHBOARD_NAVIGATION + LOYALTY_NAVIGATION
+"""
+
+from django.utils.translation import gettext_lazy as _
+
+LOYALTY_NAVIGATION = [
+    {
+        "label": _("Loyalty"),
+        "icon": "fas fa-gift",
+        "children": [
+            {"label": _("Coupons"), "url_name": "loyalty-dashboard:coupon-list"},
+        ],
+    },
+]

@@ -1,0 +1,61 @@
+from django.contrib import messages
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect
+from django.utils.translation import gettext_lazy as _
+from django.views import generic
+from oscar.core.loading import get_model
+
+from ..coupons.creation import save_coupon
+from .forms import CouponForm, initial_for
+
+Voucher = get_model("voucher", "Voucher")
+
+
+class CouponListView(generic.ListView):
+    """Every voucher of the shop, with how often it was used."""
+
+    template_name = "oscar_loyalty/dashboard/coupon_list.html"
+    context_object_name = "coupons"
+    paginate_by = 50
+
+    def get_queryset(self):
+        return (
+            Voucher.objects.filter(voucher_set__isnull=True)
+            .annotate(n_offers=Count("offers"))
+            .order_by("-date_created")
+        )
+
+
+class CouponFormView(generic.FormView):
+    form_class = CouponForm
+    template_name = "oscar_loyalty/dashboard/coupon_form.html"
+    voucher = None
+
+    def get_initial(self):
+        return initial_for(self.voucher) if self.voucher else {}
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "voucher": self.voucher}
+
+    def form_valid(self, form):
+        voucher = save_coupon(form.spec(), self.voucher)
+        messages.success(self.request, _("Coupon %(code)s saved.") % {"code": voucher.code})
+        return redirect("loyalty-dashboard:coupon-list")
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "voucher": self.voucher}
+
+
+class CouponCreateView(CouponFormView):
+    pass
+
+
+class CouponUpdateView(CouponFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.voucher = get_object_or_404(Voucher, pk=kwargs["pk"], voucher_set__isnull=True)
+        if self.voucher.offers.count() != 1:
+            messages.warning(
+                request, _("This voucher has several offers: edit it in the Vouchers pages.")
+            )
+            return redirect("dashboard:voucher-update", pk=self.voucher.pk)
+        return super().dispatch(request, *args, **kwargs)

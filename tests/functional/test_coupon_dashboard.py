@@ -1,0 +1,115 @@
+from decimal import Decimal as D
+
+import pytest
+from oscar.core.loading import get_model
+from oscar.test.factories import create_product
+
+from oscar_loyalty.models import BrandExclusion
+
+pytestmark = pytest.mark.django_db
+Voucher = get_model("voucher", "Voucher")
+LIST = "/dashboard/loyalty/coupons/"
+
+
+@pytest.fixture
+def brands_in_catalogue():
+    andes = create_product(title="Boots", attributes={"brand": "Andes"})
+    create_product(title="Mug", attributes={"brand": "Cumbre"})
+    return andes
+
+
+def fill(form, **values):
+    defaults = {
+        "name": "Spring sale",
+        "code": "spring-26",
+        "kind": "percentage",
+        "value": "15",
+        "start": "2026-03-01 00:00",
+        "end": "2026-03-31 23:59",
+        "usage": Voucher.MULTI_USE,
+    }
+    for name, value in {**defaults, **values}.items():
+        form[name] = value
+    return form
+
+
+def check(form, name, value):
+    (box,) = [f for f in form.fields[name] if f._value == value]
+    box.checked = True
+
+
+def test_only_staff_see_the_coupon_pages(django_app, customer):
+    assert django_app.get(LIST).status_code == 302
+    assert django_app.get(LIST, user=customer, expect_errors=True).status_code == 403
+
+
+def test_staff_create_a_coupon_with_brand_exclusions(django_app, staff, brands_in_catalogue):
+    form = django_app.get(LIST + "create/", user=staff).forms["coupon-form"]
+    fill(form, max_uses="100", minimum="30.00")
+    check(form, "excluded_brands", "Andes")
+    page = form.submit(user=staff).follow(user=staff)
+    assert "Coupon SPRING-26 saved." in page.text
+    voucher = Voucher.objects.get(code="SPRING-26")
+    offer = voucher.offers.get()
+    assert (offer.benefit.type, offer.benefit.value) == ("Percentage", D("15.00"))
+    assert offer.max_global_applications == 100
+    assert (offer.condition.type, offer.condition.value) == ("Value", D("30.00"))
+    range_ = offer.benefit.range
+    assert list(BrandExclusion.objects.filter(range=range_).values_list("brand", flat=True)) == [
+        "Andes"
+    ]
+    assert list(range_.excluded_products.all()) == [brands_in_catalogue]
+    assert "SPRING-26" in page.html.select_one("#coupon-list").text
+
+
+def test_staff_edit_a_coupon(django_app, staff, brands_in_catalogue):
+    create = django_app.get(LIST + "create/", user=staff).forms["coupon-form"]
+    fill(create).submit(user=staff)
+    voucher = Voucher.objects.get(code="SPRING-26")
+    form = django_app.get(f"{LIST}{voucher.pk}/", user=staff).forms["coupon-form"]
+    assert form["code"].value == "SPRING-26"
+    form["kind"] = "free_shipping"
+    form["value"] = ""
+    check(form, "excluded_brands", "Cumbre")
+    form.submit(user=staff).follow(user=staff)
+    offer = Voucher.objects.get(pk=voucher.pk).offers.get()
+    assert offer.benefit.type == "Shipping percentage"
+    assert list(offer.condition.range.brand_exclusions.values_list("brand", flat=True)) == [
+        "Cumbre"
+    ]
+    assert Voucher.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "values,field",
+    [
+        ({"code": "no spaces!"}, "code"),
+        ({"code": "x" * 65}, "code"),
+        ({"value": "150"}, "value"),
+        ({"value": "-5"}, "value"),
+        ({"value": ""}, "value"),
+        ({"end": "2026-02-01 00:00"}, "end"),
+        ({"start": "yesterday"}, "start"),
+        ({"max_uses": "0"}, "max_uses"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_saved(django_app, staff, values, field):
+    form = fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"], **values)
+    page = form.submit(user=staff)
+    assert page.status_code == 200
+    assert field in page.context["form"].errors
+    assert not Voucher.objects.exists()
+
+
+def test_codes_are_unique_whatever_the_case(django_app, staff):
+    fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"]).submit(user=staff)
+    page = fill(
+        django_app.get(LIST + "create/", user=staff).forms["coupon-form"], code="Spring-26"
+    ).submit(user=staff)
+    assert "Another voucher already has this code." in page.text
+    assert Voucher.objects.count() == 1
+
+
+def test_dashboard_menu_has_the_loyalty_entry(django_app, staff):
+    page = django_app.get("/dashboard/", user=staff)
+    assert page.html.find("a", href=LIST) is not None
