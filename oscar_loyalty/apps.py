@@ -15,10 +15,16 @@ class LoyaltyConfig(OscarConfig):
 
     def get_urls(self):
         from .coupons.views import CouponAddView
-        from .views import RewardsView
+        from .views import ClaimRewardView, RewardsView, UsePointsView
 
         urls = [
             path("accounts/rewards/", RewardsView.as_view(), name="rewards"),
+            path(
+                "accounts/rewards/<int:pk>/claim/",
+                ClaimRewardView.as_view(),
+                name="claim-reward",
+            ),
+            path("basket/points/", UsePointsView.as_view(), name="use-points"),
             path("basket/coupon/", CouponAddView.as_view(), name="coupon-add"),
         ]
         return self.post_process_urls(urls)

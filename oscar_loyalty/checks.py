@@ -63,6 +63,19 @@ def check_settings(app_configs=None, **kwargs):
             errors.append(_error(name, f"must be a whole number of at least 1, got {value!r}.", n))
     if not s.BRAND_CATEGORY and not s.BRAND_ATTRIBUTE:
         errors.append(_error("BRAND_ATTRIBUTE", "or BRAND_CATEGORY must be set.", 15))
+    value = s.MIN_POINTS_PER_USE
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        errors.append(_error("MIN_POINTS_PER_USE", f"must be at least 1, got {value!r}.", 16))
+    share = s.MAX_BASKET_SHARE
+    if not isinstance(share, Decimal) or not share.is_finite() or not 0 < share <= 1:
+        errors.append(
+            _error("MAX_BASKET_SHARE", f"must be a Decimal above 0, at most 1, got {share!r}.", 17)
+        )
+    hours = s.REDEMPTION_LIFETIME_HOURS
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
+        errors.append(
+            _error("REDEMPTION_LIFETIME_HOURS", f"must be at least 1, got {hours!r}.", 18)
+        )
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))

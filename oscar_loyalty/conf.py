@@ -49,6 +49,12 @@ DEFAULTS = {
     # window (seconds); after that, codes are refused until the window passes.
     "COUPON_MAX_FAILURES": 10,
     "COUPON_FAILURE_WINDOW": 15 * 60,
+    # Spending points at checkout: the fewest points per use, the largest share
+    # of the basket's products that points may pay, and how long a points
+    # voucher left unused stays in the basket before the points come back.
+    "MIN_POINTS_PER_USE": 10,
+    "MAX_BASKET_SHARE": Decimal("0.5"),
+    "REDEMPTION_LIFETIME_HOURS": 72,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

@@ -9,11 +9,14 @@ import logging
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
+from django.utils.translation import gettext as _
+from oscar.apps.basket.signals import voucher_removal
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import maturation
+from . import maturation, redemption
 from .conf import loyalty_settings
+from .models import Redemption
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +33,14 @@ def _safely(action, order):
 def award_order(sender, order, **kwargs):
     if order.user_id is not None:
         _safely(maturation.record_award, order)
+        _safely(redemption.mark_used, order)
 
 
 @receiver(order_status_changed, dispatch_uid="oscar_loyalty.order_status_changed")
 def order_cancelled(sender, order, old_status, new_status, **kwargs):
     if new_status in loyalty_settings.CANCELLED_ORDER_STATUSES:
         _safely(maturation.cancel_award, order)
+        _safely(redemption.restore_for_cancelled, order)
 
 
 @receiver(order_line_status_changed, dispatch_uid="oscar_loyalty.order_line_status_changed")
@@ -52,3 +57,16 @@ def line_refunded(sender, line, old_status, new_status, **kwargs):
 def payment_event_recorded(sender, instance, created, **kwargs):
     if created:
         _safely(maturation.recompute_award, instance.line.order)
+
+
+@receiver(voucher_removal, dispatch_uid="oscar_loyalty.voucher_removal")
+def points_voucher_removed(sender, basket, voucher, **kwargs):
+    """Taking a points voucher out of the basket gives the points back at once."""
+    active = Redemption.objects.filter(
+        voucher=voucher, reward=None, status=Redemption.Status.ACTIVE
+    ).values_list("pk", flat=True)
+    for pk in active:
+        try:
+            redemption.restore(pk, _("Points voucher removed from the basket"))
+        except Exception:
+            logger.exception("oscar_loyalty: restoring redemption %s failed", pk)

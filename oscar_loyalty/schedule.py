@@ -10,6 +10,10 @@ BEAT_SCHEDULE = {
         "task": "oscar_loyalty.mature_awards",
         "schedule": crontab(minute=7),
     },
+    "oscar-loyalty-restore-unused-redemptions": {
+        "task": "oscar_loyalty.restore_unused_redemptions",
+        "schedule": crontab(minute=37),
+    },
     "oscar-loyalty-expire-points": {
         "task": "oscar_loyalty.expire_points",
         "schedule": crontab(hour=3, minute=17),

@@ -1,16 +1,19 @@
 from decimal import Decimal
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.shortcuts import redirect
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from django.views.generic import TemplateView
+from django.views.generic import FormView, TemplateView
 from oscar.core.loading import get_class
 from oscar.templatetags.currency_filters import currency
 
-from . import maturation
+from . import maturation, redemption
 from .conf import loyalty_settings
-from .models import Account, LedgerEntry
+from .models import Account, LedgerEntry, Redemption, Reward
 
 PageTitleMixin = get_class("customer.mixins", "PageTitleMixin")
 
@@ -38,6 +41,12 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context["entries"] = entries
         context["older_than"] = entries[-1].pk if older else None
         context["is_first_page"] = "before" not in self.request.GET
+        context["rewards"] = [r for r in Reward.objects.all() if r.is_available()]
+        context["claims"] = list(
+            Redemption.objects.filter(account=account, reward__isnull=False)
+            .select_related("reward", "voucher")
+            .order_by("-pk")[:20]
+        )
         return context
 
     def history(self, account):
@@ -48,6 +57,53 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
             entries = entries.filter(pk__lt=int(before))
         page = list(entries.order_by("-pk")[: self.history_size + 1])
         return page[: self.history_size], len(page) > self.history_size
+
+
+class PointsForm(forms.Form):
+    points = forms.IntegerField(label=_("Points to use"), min_value=1, max_value=10**9)
+
+
+class UsePointsView(LoginRequiredMixin, FormView):
+    """Use points off the basket: a personal voucher, added in one step."""
+
+    form_class = PointsForm
+    http_method_names = ["post"]
+
+    def form_valid(self, form):
+        basket = self.request.basket
+        try:
+            used = redemption.redeem_points(self.request.user, basket, form.cleaned_data["points"])
+        except redemption.RedemptionError as refusal:
+            messages.error(self.request, refusal.message)
+        else:
+            messages.success(
+                self.request,
+                _("You used %(points)d points: %(value)s off your basket.")
+                % {"points": used.points, "value": currency(used.value)},
+            )
+        return redirect("basket:summary")
+
+    def form_invalid(self, form):
+        messages.error(self.request, _("Enter a whole number of points."))
+        return redirect("basket:summary")
+
+
+class ClaimRewardView(LoginRequiredMixin, FormView):
+    http_method_names = ["post"]
+    form_class = forms.Form
+
+    def form_valid(self, form):
+        try:
+            claim = redemption.claim_reward(self.request.user, self.kwargs["pk"])
+        except redemption.RedemptionError as refusal:
+            messages.error(self.request, refusal.message)
+        else:
+            messages.success(
+                self.request,
+                _("Here is your code for %(reward)s: %(code)s")
+                % {"reward": claim.reward.name, "code": claim.voucher.code},
+            )
+        return redirect("oscar_loyalty:rewards")
 
 
 def how_to_earn() -> list[str]:

@@ -8,7 +8,7 @@ from oscar.forms import widgets
 from ..coupons import brands
 from ..coupons.applying import normalise
 from ..coupons.creation import FIXED, FREE_SHIPPING, PERCENTAGE, CouponSpec, offer_of
-from ..models import BrandExclusion
+from ..models import BrandExclusion, Reward
 
 Voucher = get_model("voucher", "Voucher")
 Category = get_model("catalogue", "Category")
@@ -130,3 +130,42 @@ def initial_for(voucher) -> dict:
         ),
         "excluded_categories": list(range_.excluded_categories.all()),
     }
+
+
+class RewardForm(forms.ModelForm):
+    class Meta:
+        model = Reward
+        fields = [
+            "name",
+            "description",
+            "kind",
+            "cost",
+            "value",
+            "product",
+            "stock",
+            "starts_at",
+            "ends_at",
+            "code_valid_days",
+        ]
+        widgets = {
+            "starts_at": widgets.DateTimePickerInput(),
+            "ends_at": widgets.DateTimePickerInput(),
+            "product": forms.NumberInput(),
+        }
+        help_texts = {"product": _("The id of the product given for free.")}
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        if kind == Reward.Kind.DISCOUNT and not data.get("value"):
+            self.add_error("value", _("Give the discount's value."))
+        if kind == Reward.Kind.FREE_PRODUCT and not data.get("product"):
+            self.add_error("product", _("Choose the product given for free."))
+        if data.get("cost") == 0:
+            self.add_error("cost", _("A reward costs at least 1 point."))
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The end must be after the start."))
+        stock = data.get("stock")
+        if stock is not None and self.instance.pk and stock < self.instance.claimed:
+            self.add_error("stock", _("More have been claimed already."))
+        return data

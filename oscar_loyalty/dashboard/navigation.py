@@ -13,6 +13,7 @@ LOYALTY_NAVIGATION = [
         "icon": "fas fa-gift",
         "children": [
             {"label": _("Coupons"), "url_name": "loyalty-dashboard:coupon-list"},
+            {"label": _("Rewards"), "url_name": "loyalty-dashboard:reward-list"},
         ],
     },
 ]

@@ -6,7 +6,8 @@ from django.views import generic
 from oscar.core.loading import get_model
 
 from ..coupons.creation import save_coupon
-from .forms import CouponForm, initial_for
+from ..models import Reward
+from .forms import CouponForm, RewardForm, initial_for
 
 Voucher = get_model("voucher", "Voucher")
 
@@ -59,3 +60,29 @@ class CouponUpdateView(CouponFormView):
             )
             return redirect("dashboard:voucher-update", pk=self.voucher.pk)
         return super().dispatch(request, *args, **kwargs)
+
+
+class RewardListView(generic.ListView):
+    model = Reward
+    template_name = "oscar_loyalty/dashboard/reward_list.html"
+    context_object_name = "rewards"
+    paginate_by = 50
+
+
+class RewardFormMixin:
+    model = Reward
+    form_class = RewardForm
+    template_name = "oscar_loyalty/dashboard/reward_form.html"
+
+    def form_valid(self, form):
+        reward = form.save()
+        messages.success(self.request, _("Reward %(name)s saved.") % {"name": reward.name})
+        return redirect("loyalty-dashboard:reward-list")
+
+
+class RewardCreateView(RewardFormMixin, generic.CreateView):
+    pass
+
+
+class RewardUpdateView(RewardFormMixin, generic.UpdateView):
+    pass

@@ -20,3 +20,13 @@ def coupon_exclusions(basket):
     if basket is None or not getattr(basket, "id", None):
         return []
     return excluded_lines(basket)
+
+
+@register.simple_tag
+def points_to_spend(basket, user):
+    """Balance, value and limits for the basket's "use points" form (None for guests)."""
+    from ..redemption import spendable
+
+    if basket is None or not getattr(user, "is_authenticated", False):
+        return None
+    return spendable(user, basket)

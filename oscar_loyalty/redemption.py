@@ -1,0 +1,271 @@
+"""Spending points: at checkout, as a voucher off the basket, or on a reward.
+
+Points become a personal single-use Oscar voucher (an ``OwnerCondition`` makes
+it worth nothing in anyone else's basket), debited from the ledger in the same
+transaction. Oscar then shows, records and reports the discount like any other
+voucher. Unused checkout vouchers give their points back when removed from the
+basket, when they expire, or when the order that used them is cancelled; each
+redemption is restored at most once (key ``restore:redemption:<id>``).
+"""
+
+import secrets
+from datetime import timedelta
+from decimal import ROUND_FLOOR, Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from oscar.apps.basket.signals import voucher_addition
+from oscar.core.loading import get_model
+
+from . import ledger
+from .conf import loyalty_settings
+from .models import Account, LedgerEntry, OwnerCondition, Redemption, Reward
+
+Basket = get_model("basket", "Basket")
+Voucher = get_model("voucher", "Voucher")
+ConditionalOffer = get_model("offer", "ConditionalOffer")
+Range = get_model("offer", "Range")
+Condition = get_model("offer", "Condition")
+Benefit = get_model("offer", "Benefit")
+
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+Status = Redemption.Status
+
+
+class RedemptionError(Exception):
+    """Points could not be spent; nothing changed. ``message`` is for the customer."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(message)
+
+
+def spendable(user, basket) -> dict:
+    """What this customer may spend on this basket: balance, its value, the limits."""
+    account = Account.objects.filter(user=user).first() if user.is_authenticated else None
+    balance = account.balance if account else 0
+    value = loyalty_settings.POINT_VALUE
+    products = basket.total_incl_tax if basket.id else Decimal(0)
+    share = loyalty_settings.MAX_BASKET_SHARE
+    cap = min(products * share, products)
+    max_points = min(balance, int((cap / value).to_integral_value(rounding=ROUND_FLOOR)))
+    return {
+        "balance": balance,
+        "balance_value": balance * value,
+        "min_points": loyalty_settings.MIN_POINTS_PER_USE,
+        "max_points": max_points,
+        "active": active_redemption(basket),
+    }
+
+
+def active_redemption(basket):
+    if not basket.id:
+        return None
+    return (
+        Redemption.objects.filter(basket=basket, reward=None, status=Status.ACTIVE)
+        .select_related("voucher")
+        .first()
+    )
+
+
+def redeem_points(user, basket, points) -> Redemption:
+    """Turn ``points`` into a voucher off ``basket``, debiting them at once."""
+    if not user.is_authenticated:
+        raise RedemptionError(_("Please sign in to use your points."))
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise RedemptionError(_("Enter a whole number of points."))
+    if not basket.id or basket.is_empty:
+        raise RedemptionError(_("Your basket is empty."))
+    with transaction.atomic():
+        # One points voucher per basket: two tabs on one basket queue up here.
+        Basket.objects.select_for_update().filter(pk=basket.pk).first()
+        if active_redemption(basket) is not None:
+            raise RedemptionError(
+                _("Your basket already has a points voucher. Remove it to use a different amount.")
+            )
+        limits = spendable(user, basket)
+        if points < limits["min_points"]:
+            raise RedemptionError(
+                _("Use at least %(min)d points at a time.") % {"min": limits["min_points"]}
+            )
+        if points > limits["balance"]:
+            raise RedemptionError(
+                _("You have %(balance)d points.") % {"balance": limits["balance"]}
+            )
+        if points > limits["max_points"]:
+            raise RedemptionError(
+                _("You can use at most %(max)d points on this basket.")
+                % {"max": limits["max_points"]}
+            )
+        value = points * loyalty_settings.POINT_VALUE
+        now = timezone.now()
+        expires = now + timedelta(hours=loyalty_settings.REDEMPTION_LIFETIME_HOURS)
+        voucher = _personal_voucher(
+            _("%(points)d points") % {"points": points},
+            "PTS",
+            Benefit(type=Benefit.FIXED, value=value, range=_all_products()),
+            _all_products(),
+            now,
+            expires,
+        )
+        redemption = Redemption.objects.create(
+            account=ledger.get_account(user),
+            points=points,
+            value=value,
+            voucher=voucher,
+            basket=basket,
+            expires_at=expires,
+        )
+        _spend(redemption, _("Points used at checkout"))
+        basket.vouchers.add(voucher)
+        voucher_addition.send(sender=redeem_points, basket=basket, voucher=voucher)
+    return redemption
+
+
+def claim_reward(user, reward_id) -> Redemption:
+    """Claim a reward: debit its cost, return the redemption with its personal code."""
+    if not user.is_authenticated:
+        raise RedemptionError(_("Please sign in to claim rewards."))
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if reward is None:
+            raise RedemptionError(_("This reward does not exist."))
+        now = timezone.now()
+        if reward.stock is not None and reward.claimed >= reward.stock:
+            raise RedemptionError(_("Sorry, this reward has run out."))
+        if not reward.is_available(now):
+            raise RedemptionError(_("This reward is not available now."))
+        benefit, condition_range = _reward_benefit(reward)
+        expires = now + timedelta(days=reward.code_valid_days)
+        if reward.ends_at:
+            expires = max(min(expires, reward.ends_at), now + timedelta(days=1))
+        voucher = _personal_voucher(reward.name, "RWD", benefit, condition_range, now, expires)
+        redemption = Redemption.objects.create(
+            account=ledger.get_account(user),
+            points=reward.cost,
+            value=reward.value or Decimal(0),
+            reward=reward,
+            voucher=voucher,
+            expires_at=expires,
+        )
+        _spend(redemption, _("Reward: %(name)s") % {"name": reward.name})
+        reward.claimed += 1
+        reward.save(update_fields=["claimed"])
+    return redemption
+
+
+def restore(redemption_id, reason=None) -> LedgerEntry | None:
+    """Give back the points of a redemption not (or no longer) used, once."""
+    with transaction.atomic():
+        redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
+        if redemption is None or redemption.status == Status.RESTORED:
+            return None
+        spent = LedgerEntry.objects.get(idempotency_key=_spend_key(redemption))
+        entry = ledger.restore(
+            spent,
+            key=f"restore:redemption:{redemption.pk}",
+            reason=reason or _("Points returned"),
+        )
+        redemption.status = Status.RESTORED
+        redemption.save(update_fields=["status"])
+        if redemption.voucher_id:
+            Voucher.objects.filter(pk=redemption.voucher_id).update(end_datetime=timezone.now())
+            Basket.vouchers.through.objects.filter(voucher_id=redemption.voucher_id).delete()
+    return entry
+
+
+def mark_used(order) -> int:
+    """The order used personal vouchers: they are spent for good."""
+    return Redemption.objects.filter(
+        voucher__applications__order=order, status=Status.ACTIVE
+    ).update(status=Status.USED, order=order)
+
+
+def restore_for_cancelled(order) -> None:
+    for pk in Redemption.objects.filter(order=order, status=Status.USED).values_list(
+        "pk", flat=True
+    ):
+        restore(pk, _("Order %(number)s cancelled") % {"number": order.number})
+
+
+def expire_unused(now=None) -> int:
+    """Give back the points of checkout vouchers left unused past their time."""
+    now = now or timezone.now()
+    due = Redemption.objects.filter(
+        status=Status.ACTIVE, reward=None, expires_at__lte=now
+    ).values_list("pk", flat=True)
+    return sum(1 for pk in list(due) if restore(pk, _("Unused points voucher expired")))
+
+
+def _spend_key(redemption):
+    return f"spend:redemption:{redemption.pk}"
+
+
+def _spend(redemption, reason):
+    try:
+        ledger.spend(
+            redemption.account,
+            redemption.points,
+            key=_spend_key(redemption),
+            reason=reason,
+            voucher=redemption.voucher,
+        )
+    except ledger.InsufficientPoints as exc:
+        raise RedemptionError(
+            _("You have %(balance)d points: not enough for this.") % {"balance": exc.available}
+        ) from None
+
+
+def _all_products():
+    range_, _created = Range.objects.get_or_create(
+        name="All products (loyalty)", defaults={"includes_all_products": True}
+    )
+    return range_
+
+
+def _reward_benefit(reward):
+    if reward.kind == Reward.Kind.DISCOUNT:
+        return Benefit(type=Benefit.FIXED, value=reward.value, range=_all_products()), (
+            _all_products()
+        )
+    if reward.kind == Reward.Kind.FREE_SHIPPING:
+        return Benefit(type=Benefit.SHIPPING_PERCENTAGE, value=Decimal(100)), _all_products()
+    range_, created = Range.objects.get_or_create(
+        name=f"Reward product {reward.product_id} (loyalty)"[:128]
+    )
+    if created:
+        range_.add_product(reward.product)
+    benefit = Benefit(
+        type=Benefit.PERCENTAGE, value=Decimal(100), range=range_, max_affected_items=1
+    )
+    return benefit, range_
+
+
+def _personal_voucher(name, prefix, benefit, condition_range, start, end) -> Voucher:
+    code = f"{prefix}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    benefit.save()
+    condition = Condition.objects.create(
+        proxy_class=f"{OwnerCondition.__module__}.{OwnerCondition.__name__}",
+        type=Condition.COUNT,
+        value=1,
+        range=condition_range,
+    )
+    offer = ConditionalOffer.objects.create(
+        name=f"{name} {code}"[:128],
+        offer_type=ConditionalOffer.VOUCHER,
+        condition=condition,
+        benefit=benefit,
+        max_global_applications=1,
+        start_datetime=start,
+        end_datetime=end,
+    )
+    voucher = Voucher.objects.create(
+        name=f"{name} ({code})"[:128],  # Oscar wants voucher names unique
+        code=code,
+        usage=Voucher.SINGLE_USE,
+        start_datetime=start,
+        end_datetime=end,
+    )
+    voucher.offers.add(offer)
+    return voucher
