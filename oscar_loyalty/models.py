@@ -120,10 +120,16 @@ class LedgerEntry(models.Model):
 
         Built from the kind and the cause where they say it all; otherwise the
         stored reason (a staff member's words for an adjustment, for instance).
-        Reads ``order``: select it with the entries.
+        Select ``order`` and ``voucher__loyalty_redemption__order`` with the
+        entries: a spend learns its order from its voucher once the order is
+        placed (entries themselves are never updated).
         """
-        number = self.order.number if self.order_id else None
         Kind = self.Kind
+        number = self.order.number if self.order_id else None
+        if self.kind == Kind.SPEND and number is None and self.voucher_id:
+            redemption = getattr(self.voucher, "loyalty_redemption", None)
+            if redemption is not None and redemption.order_id:
+                number = redemption.order.number
         if number and self.kind in (Kind.EARN, Kind.SPEND, Kind.CLAWBACK):
             text = {
                 Kind.EARN: _("Order %(number)s"),
@@ -133,8 +139,6 @@ class LedgerEntry(models.Model):
             return text % {"number": number}
         if self.kind == Kind.EXPIRE:
             return _("Expired")
-        if self.kind == Kind.RESTORE:
-            return _("Points returned")
         return self.reason
 
 

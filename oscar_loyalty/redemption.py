@@ -101,21 +101,19 @@ def redeem_points(user, basket, points) -> Redemption:
         value = points * loyalty_settings.POINT_VALUE
         now = timezone.now()
         expires = now + timedelta(hours=loyalty_settings.REDEMPTION_LIFETIME_HOURS)
-        voucher = _personal_voucher(
-            _("%(points)d points") % {"points": points},
-            "PTS",
-            Benefit(type=Benefit.FIXED, value=value, range=_all_products()),
-            _all_products(),
-            now,
-            expires,
-        )
         redemption = Redemption.objects.create(
             account=ledger.get_account(user),
             points=points,
             value=value,
-            voucher=voucher,
             basket=basket,
             expires_at=expires,
+        )
+        voucher = _personal_voucher(
+            redemption,
+            _("%(points)d points") % {"points": points},
+            "PTS",
+            Benefit(type=Benefit.FIXED, value=value, range=_all_products()),
+            _all_products(),
         )
         _spend(redemption, _("Points used at checkout"))
         basket.vouchers.add(voucher)
@@ -140,15 +138,14 @@ def claim_reward(user, reward_id) -> Redemption:
         expires = now + timedelta(days=reward.code_valid_days)
         if reward.ends_at:
             expires = max(min(expires, reward.ends_at), now + timedelta(days=1))
-        voucher = _personal_voucher(reward.name, "RWD", benefit, condition_range, now, expires)
         redemption = Redemption.objects.create(
             account=ledger.get_account(user),
             points=reward.cost,
             value=reward.value or Decimal(0),
             reward=reward,
-            voucher=voucher,
             expires_at=expires,
         )
+        _personal_voucher(redemption, reward.name, "RWD", benefit, condition_range)
         _spend(redemption, _("Reward: %(name)s") % {"name": reward.name})
         reward.claimed += 1
         reward.save(update_fields=["claimed"])
@@ -242,8 +239,11 @@ def _reward_benefit(reward):
     return benefit, range_
 
 
-def _personal_voucher(name, prefix, benefit, condition_range, start, end) -> Voucher:
+def _personal_voucher(redemption, name, prefix, benefit, condition_range) -> Voucher:
+    """The redemption's voucher, valid from now until the redemption expires."""
     code = f"{prefix}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    start, end = redemption.created_at, redemption.expires_at
+    name = f"{name} #{redemption.pk}"  # Oscar wants offer and voucher names unique
     benefit.save()
     condition = Condition.objects.create(
         proxy_class=f"{OwnerCondition.__module__}.{OwnerCondition.__name__}",
@@ -252,7 +252,7 @@ def _personal_voucher(name, prefix, benefit, condition_range, start, end) -> Vou
         range=condition_range,
     )
     offer = ConditionalOffer.objects.create(
-        name=f"{name} {code}"[:128],
+        name=name[:128],
         offer_type=ConditionalOffer.VOUCHER,
         condition=condition,
         benefit=benefit,
@@ -261,11 +261,13 @@ def _personal_voucher(name, prefix, benefit, condition_range, start, end) -> Vou
         end_datetime=end,
     )
     voucher = Voucher.objects.create(
-        name=f"{name} ({code})"[:128],  # Oscar wants voucher names unique
+        name=name[:128],
         code=code,
         usage=Voucher.SINGLE_USE,
         start_datetime=start,
         end_datetime=end,
     )
     voucher.offers.add(offer)
+    redemption.voucher = voucher
+    redemption.save(update_fields=["voucher"])
     return voucher

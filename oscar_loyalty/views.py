@@ -51,7 +51,9 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
 
     def history(self, account):
         """One page of entries, newest first, before the ``?before=<id>`` cursor."""
-        entries = LedgerEntry.objects.filter(account=account).select_related("order")
+        entries = LedgerEntry.objects.filter(account=account).select_related(
+            "order", "voucher__loyalty_redemption__order"
+        )
         before = self.request.GET.get("before", "")
         if before.isdigit() and len(before) < 19:
             entries = entries.filter(pk__lt=int(before))

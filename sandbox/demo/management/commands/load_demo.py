@@ -27,6 +27,8 @@ StockRecord = get_model("partner", "StockRecord")
 Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
 PendingAward = get_model("oscar_loyalty", "PendingAward")
+Country = get_model("address", "Country")
+UserAddress = get_model("address", "UserAddress")
 
 # (title, brand, category breadcrumbs, price)
 CATALOGUE = [
@@ -78,7 +80,30 @@ class Command(BaseCommand):
             user.set_password(password)
             user.save()
 
+        country, _ = Country.objects.update_or_create(
+            iso_3166_1_a2="US",
+            defaults={
+                "iso_3166_1_a3": "USA",
+                "iso_3166_1_numeric": "840",
+                "name": "United States of America",
+                "printable_name": "United States",
+                "is_shipping_country": True,
+            },
+        )
         customer = User.objects.get(email="customer@example.com")
+        UserAddress.objects.get_or_create(
+            user=customer,
+            line1="1 Main Street",
+            defaults={
+                "first_name": "Carmen",
+                "last_name": "Customer",
+                "line4": "Springfield",
+                "postcode": "12345",
+                "country": country,
+                "is_default_for_shipping": True,
+                "is_default_for_billing": True,
+            },
+        )
         if not Order.objects.filter(user=customer).exists():
             self._history(customer, User.objects.get(email="admin@example.com"))
 
