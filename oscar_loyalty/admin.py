@@ -1,8 +1,10 @@
 """Read-only admin: points change only through the ledger, never by editing rows."""
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
-from .models import Account, BonusCampaign, LedgerEntry, PendingAward, PointsLot
+from . import referrals
+from .models import Account, BonusCampaign, LedgerEntry, PendingAward, PointsLot, Referral
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,3 +66,22 @@ class PendingAwardAdmin(ReadOnlyAdmin):
 class BonusCampaignAdmin(admin.ModelAdmin):
     list_display = ["name", "multiplier", "starts_at", "ends_at"]
     filter_horizontal = ["products", "categories"]
+
+
+@admin.register(Referral)
+class ReferralAdmin(ReadOnlyAdmin):
+    list_display = ["referrer", "referred", "status", "reason", "created_at"]
+    list_filter = ["status"]
+    search_fields = ["referrer__email", "referred__email"]
+    actions = ["void_referrals"]
+
+    @admin.action(
+        description=_("Void the selected referrals (no reward; take back what was earned)")
+    )
+    def void_referrals(self, request, queryset):
+        for referral in queryset:
+            referrals.void(referral, request.user)
+
+    def has_change_permission(self, request, obj=None):
+        # Needed for the action; the fields stay read-only.
+        return request.user.is_staff and obj is None

@@ -15,7 +15,7 @@ class LoyaltyConfig(OscarConfig):
 
     def get_urls(self):
         from .coupons.views import CouponAddView
-        from .views import ClaimRewardView, RewardsView, UsePointsView
+        from .views import ClaimRewardView, ReferralLinkView, RewardsView, UsePointsView
 
         urls = [
             path("accounts/rewards/", RewardsView.as_view(), name="rewards"),
@@ -25,6 +25,7 @@ class LoyaltyConfig(OscarConfig):
                 name="claim-reward",
             ),
             path("basket/points/", UsePointsView.as_view(), name="use-points"),
+            path("r/<str:code>/", ReferralLinkView.as_view(), name="referral-link"),
             path("basket/coupon/", CouponAddView.as_view(), name="coupon-add"),
         ]
         return self.post_process_urls(urls)

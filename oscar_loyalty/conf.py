@@ -55,6 +55,19 @@ DEFAULTS = {
     "MIN_POINTS_PER_USE": 10,
     "MAX_BASKET_SHARE": Decimal("0.5"),
     "REDEMPTION_LIFETIME_HOURS": 72,
+    # Points for joining (0: none), given at once.
+    "WELCOME_BONUS_POINTS": 0,
+    # Refer a friend: how long a link visit is remembered, what the referrer
+    # earns once the friend's first order (of at least REFERRAL_MIN_ORDER) is
+    # past its return window, how many rewarded referrals a month at most, and
+    # the friend's welcome coupon (kind "percentage" or "fixed", value, days).
+    "REFERRAL_COOKIE_DAYS": 30,
+    "REFERRAL_POINTS": 100,
+    "REFERRAL_MIN_ORDER": Decimal("20.00"),
+    "REFERRAL_MONTHLY_CAP": 10,
+    "REFERRAL_WELCOME_COUPON": {"kind": "percentage", "value": Decimal("10"), "days": 30},
+    # The class whose methods decide whether a referral counts.
+    "REFERRAL_RULES": "oscar_loyalty.referrals.ReferralRules",
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

@@ -203,25 +203,31 @@ def adjust(account, points: int, *, key: str, reason: str, staff_user):
 # writer) and skip what was already posted, so running twice posts once.
 
 
-def order_key(number) -> str:
-    return f"earn:order:{number}"
-
-
 def order_reason(number) -> str:
     return f"Order {number}"
+
+
+REFERRAL_REASON = "Referral: a friend's first order"
 
 
 def earn_awards(award_ids, now) -> int:
     """Post the earn entries of these pending awards and mark them earned.
 
-    Each award earns under the key ``earn:order:<number>``, in a new lot
-    expiring by policy from ``now``. Returns the number of entries posted.
+    A customer's award earns under ``earn:order:<number>``, for that order; a
+    referrer's under ``earn:referral:<id>``, pointing at no order (it is
+    someone else's). Each goes in a new lot expiring by policy from ``now``.
+    Returns the number of entries posted.
     """
     award_ids = list(award_ids)
     if not award_ids:
         return 0
     t = _Tables()
     ids = _in(award_ids)
+    key = (
+        "CASE WHEN a.referral_id IS NULL THEN %s || o.number "
+        "ELSE %s || CAST(a.referral_id AS VARCHAR(20)) END"
+    )
+    key_params = ["earn:order:", "earn:referral:"]
     _lock_accounts(
         PendingAward.objects.filter(pk__in=award_ids).values_list("account_id", flat=True)
     )
@@ -232,23 +238,25 @@ def earn_awards(award_ids, now) -> int:
                                    idempotency_key, created_at, order_id)
             SELECT a.account_id, %s, a.points,
                    acc.balance + SUM(a.points) OVER (PARTITION BY a.account_id ORDER BY a.id),
-                   %s || o.number, %s || o.number, %s, a.order_id
+                   CASE WHEN a.referral_id IS NULL THEN %s || o.number ELSE %s END,
+                   {key}, %s,
+                   CASE WHEN a.referral_id IS NULL THEN a.order_id END
             FROM {t.award} a
             JOIN {t.account} acc ON acc.id = a.account_id
             JOIN {t.order} o ON o.id = a.order_id
             WHERE a.id IN ({ids}) AND a.status = %s AND a.points > 0
-              AND NOT EXISTS (SELECT 1 FROM {t.entry} e
-                              WHERE e.idempotency_key = %s || o.number)
+              AND NOT EXISTS (SELECT 1 FROM {t.entry} e WHERE e.idempotency_key = {key})
             RETURNING id, account_id
             """,
             [
                 Kind.EARN,
                 order_reason(""),
-                order_key(""),
+                REFERRAL_REASON,
+                *key_params,
                 _db(now),
                 *award_ids,
                 PendingAward.Status.PENDING,
-                order_key(""),
+                *key_params,
             ],
         )
         posted = cursor.fetchall()

@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import F, Prefetch, Q, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -41,14 +41,14 @@ def record_award(order) -> PendingAward | None:
     """
     if order.user_id is None:
         return None
-    existing = PendingAward.objects.filter(order=order).first()
+    existing = PendingAward.objects.filter(order=order, referral=None).first()
     if existing is not None:
         return existing
     fields = award_fields(get_earning_rule(), order)
     if fields is None:
         return None
     award, _created = PendingAward.objects.get_or_create(
-        order=order, defaults={"account": ledger.get_account(order.user), **fields}
+        order=order, referral=None, defaults={"account": ledger.get_account(order.user), **fields}
     )
     return award
 
@@ -79,8 +79,8 @@ def award_fields(rule, order, lines=None, refunded=None) -> dict | None:
 
 
 def cancel_award(order) -> None:
-    """The order was cancelled: it earns nothing (taking back what it earned)."""
-    _reduce_award(order, lambda award: 0)
+    """The order was cancelled: it earns nothing, for its customer or their referrer."""
+    _reduce_awards(order, lambda award: 0)
 
 
 def recompute_award(order) -> None:
@@ -88,12 +88,14 @@ def recompute_award(order) -> None:
     lines = list(order.lines.all())
     quantities = {line.pk: line.quantity for line in lines}
     refunded = refunded_quantities(lines)
-    _reduce_award(
-        order,
-        lambda award: prorated_points(
-            award.line_values, award.original_points, quantities, refunded
-        ),
-    )
+
+    def target(award):
+        if award.referral_id is None:
+            return prorated_points(award.line_values, award.original_points, quantities, refunded)
+        kept = kept_value(award.line_values, quantities, refunded)
+        return award.points if kept >= loyalty_settings.REFERRAL_MIN_ORDER else 0
+
+    _reduce_awards(order, target)
 
 
 def refunded_quantities(lines) -> dict[int, int]:
@@ -128,51 +130,68 @@ def prorated_points(line_values, original_points, quantities, refunded) -> int:
 
     ``quantities`` and ``refunded`` are units by line id.
     """
-    values = {int(k): Decimal(v) for k, v in line_values.items()}
-    total = sum(values.values(), Decimal(0))
+    total = sum((Decimal(v) for v in line_values.values()), Decimal(0))
     if total <= 0:
         return 0
-    kept = sum(
+    return int(original_points * kept_value(line_values, quantities, refunded) / total)
+
+
+def kept_value(line_values, quantities, refunded) -> Decimal:
+    """What the order's lines are worth once ``refunded`` units are taken out."""
+    return sum(
         (
-            value * (quantities[pk] - refunded.get(pk, 0)) / quantities[pk]
-            for pk, value in values.items()
-            if quantities.get(pk)
+            Decimal(value) * (quantities[int(pk)] - refunded.get(int(pk), 0)) / quantities[int(pk)]
+            for pk, value in line_values.items()
+            if quantities.get(int(pk))
         ),
         Decimal(0),
     )
-    return int(original_points * kept / total)
 
 
-def _reduce_award(order, target_points) -> None:
+def _reduce_awards(order, target_points) -> None:
+    """Lower the order's awards to ``target_points(award)``, taking back what was earned."""
     with transaction.atomic():
-        award = PendingAward.objects.select_for_update().filter(order=order).first()
-        if award is None or award.status == Status.VOID:
-            return
-        target = min(target_points(award), award.points)
-        if award.status == Status.PENDING:
-            award.points = target
-            if target == 0:
-                award.status = Status.VOID
-            award.save(update_fields=["points", "status"])
-            return
-        earned = LedgerEntry.objects.filter(idempotency_key=ledger.order_key(order.number)).first()
-        if earned is None:  # earned with 0 points: nothing to take back
-            return
-        kept = earned.points + (
-            earned.reversals.filter(kind=LedgerEntry.Kind.CLAWBACK).aggregate(s=Sum("points"))["s"]
-            or 0
+        awards = (
+            PendingAward.objects.select_for_update()
+            .filter(order=order)
+            .exclude(status=Status.VOID)
+            .select_related("order")
+            .order_by("pk")
         )
-        if kept > target:
-            ledger.clawback(
-                earned.account_id,
-                kept - target,
-                key=f"clawback:order:{order.number}:to:{target}",
-                reason=_("Order %(number)s refunded") % {"number": order.number},
-                order=order,
-                reverses=earned,
-            )
-        award.points = target
-        award.save(update_fields=["points"])
+        for award in awards:
+            target = min(target_points(award), award.points)
+            if award.status == Status.PENDING:
+                award.points = target
+                if target == 0:
+                    award.status = Status.VOID
+                award.save(update_fields=["points", "status"])
+            else:
+                take_back(award, target)
+
+
+def take_back(award, target) -> None:
+    """Claw back what ``award`` earned above ``target`` points (at most its balance)."""
+    earned = LedgerEntry.objects.filter(idempotency_key=award.key).first()
+    if earned is None:  # earned with 0 points: nothing to take back
+        return
+    clawed = earned.reversals.filter(kind=LedgerEntry.Kind.CLAWBACK).aggregate(s=Sum("points"))
+    kept = earned.points + (clawed["s"] or 0)
+    if kept > target:
+        number = award.order.number
+        ledger.clawback(
+            earned.account_id,
+            kept - target,
+            key=f"clawback:{award.key}:to:{target}",
+            reason=(
+                _("Order %(number)s refunded") % {"number": number}
+                if award.referral_id is None
+                else _("Your friend's order was refunded")
+            ),
+            order=award.order if award.referral_id is None else None,
+            reverses=earned,
+        )
+    award.points = target
+    award.save(update_fields=["points"])
 
 
 # Backfill --------------------------------------------------------------------
@@ -190,8 +209,10 @@ def backfill(since, until=None, chunk_size=None, progress=None) -> int:
     Returns the number of awards recorded.
     """
     chunk_size = chunk_size or loyalty_settings.TASK_CHUNK_SIZE
+    has_award = PendingAward.objects.filter(order=OuterRef("pk"), referral=None)
     orders = (
-        Order.objects.filter(user__isnull=False, date_placed__gte=since, loyalty_award__isnull=True)
+        Order.objects.filter(user__isnull=False, date_placed__gte=since)
+        .exclude(Exists(has_award))
         .exclude(status__in=loyalty_settings.CANCELLED_ORDER_STATUSES)
         .order_by("pk")
     )

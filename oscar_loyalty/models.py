@@ -139,6 +139,8 @@ class LedgerEntry(models.Model):
             return text % {"number": number}
         if self.kind == Kind.EXPIRE:
             return _("Expired")
+        if self.idempotency_key.startswith("earn:referral:"):
+            return _("A friend you referred placed their first order")
         return self.reason
 
 
@@ -223,14 +225,23 @@ class PendingAward(models.Model):
         EARNED = "earned", _("Earned")
         VOID = "void", _("Void")
 
-    order = models.OneToOneField(
+    order = models.ForeignKey(
         "order.Order",
         on_delete=models.CASCADE,
-        related_name="loyalty_award",
+        related_name="loyalty_awards",
         verbose_name=_("Order"),
     )
     account = models.ForeignKey(
         Account, on_delete=models.CASCADE, related_name="awards", verbose_name=_("Account")
+    )
+    # Set for the referrer's award on a referred customer's first order.
+    referral = models.ForeignKey(
+        "Referral",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="awards",
+        verbose_name=_("Referral"),
     )
     points = models.IntegerField(_("Points"))
     original_points = models.IntegerField(_("Points when placed"))
@@ -257,10 +268,23 @@ class PendingAward(models.Model):
                 & models.Q(points__lte=models.F("original_points")),
                 name="loyalty_award_points_in_range",
             ),
+            models.UniqueConstraint(
+                fields=["order"],
+                condition=models.Q(referral__isnull=True),
+                name="loyalty_award_one_per_order",
+            ),
+            models.UniqueConstraint(fields=["referral"], name="loyalty_award_one_per_referral"),
         ]
 
     def __str__(self):
         return f"{self.points} for order {self.order_id} ({self.status})"
+
+    @property
+    def key(self):
+        """The idempotency key of the earn entry this award posts."""
+        if self.referral_id:
+            return f"earn:referral:{self.referral_id}"
+        return f"earn:order:{self.order.number}"
 
 
 class BonusCampaign(models.Model):
@@ -485,3 +509,86 @@ class OwnerCondition(CountCondition):
             voucher=voucher, account__user_id=basket.owner_id, status=Redemption.Status.ACTIVE
         ).exists()
         return owned and super().is_satisfied(offer, basket)
+
+
+class ReferralCode(models.Model):
+    """A customer's own code for their refer-a-friend link."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="loyalty_referral_code",
+        verbose_name=_("Customer"),
+    )
+    code = models.CharField(_("Code"), max_length=16, unique=True)
+    visits = models.PositiveIntegerField(_("Link visits"), default=0)
+    created_at = models.DateTimeField(_("Created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Referral code")
+        verbose_name_plural = _("Referral codes")
+
+    def __str__(self):
+        return self.code
+
+
+class Referral(models.Model):
+    """A customer who signed up through another customer's link."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Signed up")
+        REJECTED = "rejected", _("Not eligible")
+        VOID = "void", _("Voided by staff")
+
+    referrer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="loyalty_referrals_made",
+        verbose_name=_("Referrer"),
+    )
+    referred = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="loyalty_referral",
+        verbose_name=_("Referred customer"),
+    )
+    status = models.CharField(
+        _("Status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    reason = models.CharField(_("Why"), max_length=255, blank=True)
+    welcome_voucher = models.ForeignKey(
+        "voucher.Voucher",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Welcome coupon"),
+    )
+    created_at = models.DateTimeField(_("Created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Referral")
+        verbose_name_plural = _("Referrals")
+
+    def __str__(self):
+        return f"{self.referrer} -> {self.referred} ({self.status})"
+
+
+class MarketingConsent(models.Model):
+    """Whether the customer agreed to marketing emails, and when they said so."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="loyalty_consent",
+        verbose_name=_("Customer"),
+    )
+    marketing = models.BooleanField(_("Marketing emails"), default=False)
+    changed_at = models.DateTimeField(_("Changed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Marketing consent")
+        verbose_name_plural = _("Marketing consents")
+
+    def __str__(self):
+        return f"{self.user}: {self.marketing}"

@@ -6,15 +6,17 @@ a savepoint and logs its errors instead of raising them.
 
 import logging
 
+from django.apps import apps
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 from django.utils.translation import gettext as _
 from oscar.apps.basket.signals import voucher_removal
+from oscar.apps.customer.signals import user_registered
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import maturation, redemption
+from . import maturation, redemption, referrals
 from .conf import loyalty_settings
 from .models import Redemption
 
@@ -34,6 +36,7 @@ def award_order(sender, order, **kwargs):
     if order.user_id is not None:
         _safely(maturation.record_award, order)
         _safely(redemption.mark_used, order)
+        _safely(referrals.first_order_placed, order)
 
 
 @receiver(order_status_changed, dispatch_uid="oscar_loyalty.order_status_changed")
@@ -70,3 +73,19 @@ def points_voucher_removed(sender, basket, voucher, **kwargs):
             redemption.restore(pk, _("Points voucher removed from the basket"))
         except Exception:
             logger.exception("oscar_loyalty: restoring redemption %s failed", pk)
+
+
+def _signed_up(request, user, **kwargs):
+    """A new customer, from allauth or from Oscar's own registration."""
+    try:
+        with transaction.atomic():
+            referrals.signed_up(request, user)
+    except Exception:
+        logger.exception("oscar_loyalty: recording the sign-up of %s failed", user.pk)
+
+
+user_registered.connect(_signed_up, dispatch_uid="oscar_loyalty.user_registered")
+if apps.is_installed("allauth.account"):
+    from allauth.account.signals import user_signed_up
+
+    user_signed_up.connect(_signed_up, dispatch_uid="oscar_loyalty.user_signed_up")

@@ -5,15 +5,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django.views import View
 from django.views.generic import FormView, TemplateView
 from oscar.core.loading import get_class
 from oscar.templatetags.currency_filters import currency
 
-from . import maturation, redemption
+from . import maturation, redemption, referrals
 from .conf import loyalty_settings
-from .models import Account, LedgerEntry, Redemption, Reward
+from .models import Account, LedgerEntry, Redemption, Referral, Reward
 
 PageTitleMixin = get_class("customer.mixins", "PageTitleMixin")
 
@@ -33,6 +35,7 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context["balance"] = balance = account.balance if account else 0
         context["balance_value"] = currency(balance * loyalty_settings.POINT_VALUE)
         context["how_to_earn"] = how_to_earn()
+        context.update(self.referral_context())
         if account is None:
             return context
         context["pending"] = list(maturation.pending_awards(account))
@@ -48,6 +51,25 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
             .order_by("-pk")[:20]
         )
         return context
+
+    def referral_context(self):
+        user = self.request.user
+        code = referrals.code_for(user)
+        url = self.request.build_absolute_uri(
+            reverse("oscar_loyalty:referral-link", args=[code.code])
+        )
+        text = _("Here is a gift for your first order at %(shop)s:") % {
+            "shop": settings.OSCAR_SHOP_NAME
+        }
+        welcome = Referral.objects.filter(referred=user).select_related("welcome_voucher").first()
+        return {
+            "referral_url": url,
+            "share": referrals.share_links(url, str(text)),
+            "referral_figures": referrals.figures(user),
+            "welcome_voucher": welcome.welcome_voucher if welcome else None,
+            "referral_points": loyalty_settings.REFERRAL_POINTS,
+            "referral_min_order": currency(loyalty_settings.REFERRAL_MIN_ORDER),
+        }
 
     def history(self, account):
         """One page of entries, newest first, before the ``?before=<id>`` cursor."""
@@ -106,6 +128,15 @@ class ClaimRewardView(LoginRequiredMixin, FormView):
                 % {"reward": claim.reward.name, "code": claim.voucher.code},
             )
         return redirect("oscar_loyalty:rewards")
+
+
+class ReferralLinkView(View):
+    """A friend's link: remember who sent the visitor, then show the shop."""
+
+    def get(self, request, code):
+        response = redirect(settings.OSCAR_HOMEPAGE)
+        referrals.visit(request, response, code)
+        return response
 
 
 def how_to_earn() -> list[str]:

@@ -37,6 +37,8 @@ INSTALLED_APPS = [
     "oscar_loyalty.dashboard.apps.LoyaltyDashboardConfig",
     *OSCAR_APPS,
     "sorl.thumbnail",
+    "allauth",
+    "allauth.account",
     "sandbox.demo",
 ]
 SITE_ID = 1
@@ -52,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oscar.apps.basket.middleware.BasketMiddleware",
     "oscar_loyalty.middleware.ExpiredCouponMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
 ]
 
@@ -81,8 +84,18 @@ TEMPLATES = [
 AUTHENTICATION_BACKENDS = [
     "oscar.apps.customer.auth_backends.EmailBackend",
     "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/accounts/"
+
+# Sign-up and login by django-allauth, by email; oscar_loyalty's form asks for
+# marketing consent and records referrals.
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SIGNUP_FORM_CLASS = "oscar_loyalty.forms.SignupForm"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
 
 # Oscar browses its catalogue through Haystack: Whoosh needs no search server.
 HAYSTACK_CONNECTIONS = {

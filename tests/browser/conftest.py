@@ -42,3 +42,12 @@ def screenshot():
         return path
 
     return take
+
+
+def log_in(page, base, email, password, prefix=""):
+    """Log in through the sandbox's login page (django-allauth's)."""
+    page.goto(f"{base}{prefix}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", password)
+    page.click("form[action*='login'] button[type=submit]")
+    page.wait_for_url(lambda url: "/login/" not in url)

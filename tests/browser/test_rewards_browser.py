@@ -4,7 +4,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from .conftest import DESKTOP, PHONE
+from .conftest import DESKTOP, PHONE, log_in
 
 # Playwright's sync API runs an event loop in this thread; the ORM is only used
 # before the browser starts, so Django's guard against async use can stand down.
@@ -44,11 +44,7 @@ def test_demo_customer_opens_rewards_from_the_account_menu(
     context = chromium.new_context(viewport=DESKTOP if size == "desktop" else PHONE)
     page = context.new_page()
     try:
-        page.goto(f"{sandbox}{prefix}/accounts/login/")
-        page.fill("#id_login-username", "customer@example.com")
-        page.fill("#id_login-password", "customer")
-        page.click("button[name=login_submit]")
-        page.wait_for_url(re.compile(r".*/accounts/.*"))
+        log_in(page, sandbox, "customer@example.com", "customer", prefix)
         page.goto(f"{sandbox}{prefix}/accounts/profile/")
         page.click(f".nav-pills >> text={words['tab']}")
         page.wait_for_url(re.compile(r".*/accounts/rewards/$"))

@@ -5,7 +5,7 @@ import pytest
 from django.core.management import call_command
 from oscar.core.loading import get_model
 
-from .conftest import DESKTOP
+from .conftest import DESKTOP, log_in
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.browser]
@@ -18,10 +18,7 @@ def test_customer_pays_with_points_and_sees_the_spend_in_history(live_server, ch
     page = chromium.new_context(viewport=DESKTOP).new_page()
     base = live_server.url
 
-    page.goto(base + "/accounts/login/")
-    page.fill("#id_login-username", "customer@example.com")
-    page.fill("#id_login-password", "customer")
-    page.click("button[name=login_submit]")
+    log_in(page, base, "customer@example.com", "customer")
     page.goto(base + skillet)
     page.click("#add_to_basket_form button[type=submit]")
     page.goto(base + "/basket/")

@@ -3,7 +3,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.db import connection
+from django.shortcuts import resolve_url
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -36,7 +38,7 @@ def history(customer, place_order):
 def test_anonymous_visitors_go_to_login(django_app):
     page = django_app.get(URL)
     assert page.status_code == 302
-    assert page.location.startswith(reverse("customer:login"))
+    assert page.location.startswith(resolve_url(settings.LOGIN_URL))
 
 
 def test_the_url_is_stable():

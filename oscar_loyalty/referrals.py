@@ -1,0 +1,271 @@
+"""Refer a friend.
+
+A customer's link (``/r/<code>/``) leaves a signed cookie; the visitor who then
+signs up (django-allauth's ``user_signed_up`` or Oscar's ``user_registered``)
+is recorded as referred and gets a welcome coupon. The referrer earns
+``OSCAR_LOYALTY_REFERRAL_POINTS`` through the same return window as any order:
+a pending award on the friend's first order, voided if that order is cancelled
+or refunded below the minimum.
+
+Whether a referral counts is decided by ``ReferralRules``: subclass it and name
+yours in ``OSCAR_LOYALTY_REFERRAL_RULES`` to change a rule.
+"""
+
+import logging
+import secrets
+from datetime import timedelta
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.core import signing
+from django.db import transaction
+from django.db.models import F
+from django.utils import formats, timezone
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext as _
+from oscar.core.loading import get_model
+
+from . import ledger
+from .conf import loyalty_settings
+from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
+from .earning import get_earning_rule
+from .maturation import take_back
+from .models import MarketingConsent, PendingAward, Referral, ReferralCode
+
+logger = logging.getLogger(__name__)
+Order = get_model("order", "Order")
+UserAddress = get_model("address", "UserAddress")
+Voucher = get_model("voucher", "Voucher")
+
+COOKIE = "oscar_loyalty_referral"
+SALT = "oscar_loyalty.referral"
+ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def code_for(user) -> ReferralCode:
+    """The customer's referral code, created on first need."""
+    existing = ReferralCode.objects.filter(user=user).first()
+    if existing:
+        return existing
+    for _attempt in range(5):
+        code = "".join(secrets.choice(ALPHABET) for _ in range(8))
+        if not ReferralCode.objects.filter(code=code).exists():
+            return ReferralCode.objects.get_or_create(user=user, defaults={"code": code})[0]
+    raise RuntimeError("could not find a free referral code")
+
+
+def visit(request, response, code) -> bool:
+    """Remember a visit through a referral link in a signed cookie. False if the code is unknown."""
+    if not isinstance(code, str) or not code.isalnum() or len(code) > 16:
+        return False
+    found = ReferralCode.objects.filter(code=code.upper()).first()
+    if found is None or (request.user.is_authenticated and request.user.pk == found.user_id):
+        return False
+    ReferralCode.objects.filter(pk=found.pk).update(visits=F("visits") + 1)
+    response.set_signed_cookie(
+        COOKIE,
+        found.code,
+        salt=SALT,
+        max_age=loyalty_settings.REFERRAL_COOKIE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+    return True
+
+
+def code_from_cookie(request) -> ReferralCode | None:
+    """The referral code in the visitor's cookie, or None if absent, forged or stale."""
+    try:
+        value = request.get_signed_cookie(
+            COOKIE,
+            salt=SALT,
+            default=None,
+            max_age=loyalty_settings.REFERRAL_COOKIE_DAYS * 86400,
+        )
+    except signing.BadSignature:
+        return None
+    if not value:
+        return None
+    return ReferralCode.objects.filter(code=value).select_related("user").first()
+
+
+def normalise_email(email) -> str:
+    """``Ana.Perez+shop@Example.com`` -> ``ana.perez@example.com``."""
+    local, _at, domain = (email or "").strip().lower().partition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+def _address_key(address) -> tuple:
+    return (
+        "".join(ch for ch in (address.line1 or "").lower() if ch.isalnum()),
+        (address.postcode or "").replace(" ", "").lower(),
+    )
+
+
+class ReferralRules:
+    """Each rule is one method returning a reason to refuse, or None."""
+
+    def refuse_signup(self, referrer, referred) -> str | None:
+        if referrer.pk == referred.pk:
+            return _("A customer cannot refer themselves.")
+        if normalise_email(referrer.email) == normalise_email(referred.email):
+            return _("Same email address as the referrer.")
+        earlier = Order.objects.filter(user=referred).exists() or (
+            referred.email and Order.objects.filter(guest_email__iexact=referred.email).exists()
+        )
+        if earlier:
+            return _("The customer had ordered before.")
+        return None
+
+    def refuse_reward(self, referral, order) -> str | None:
+        if order.total_incl_tax < loyalty_settings.REFERRAL_MIN_ORDER:
+            return _("The first order was below the minimum.")
+        if order.shipping_address and self._same_address(referral.referrer, order):
+            return _("Shipped to the referrer's address.")
+        month_start = timezone.now().replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+        rewarded = (
+            PendingAward.objects.filter(
+                referral__referrer=referral.referrer, created_at__gte=month_start
+            )
+            .exclude(status=PendingAward.Status.VOID)
+            .count()
+        )
+        if rewarded >= loyalty_settings.REFERRAL_MONTHLY_CAP:
+            return _("The referrer reached this month's limit.")
+        return None
+
+    def _same_address(self, referrer, order) -> bool:
+        theirs = {_address_key(a) for a in UserAddress.objects.filter(user=referrer)}
+        theirs |= {
+            _address_key(o.shipping_address)
+            for o in Order.objects.filter(user=referrer, shipping_address__isnull=False)
+            .select_related("shipping_address")
+            .order_by("-pk")[:20]
+        }
+        return _address_key(order.shipping_address) in theirs
+
+
+def rules() -> ReferralRules:
+    return import_string(loyalty_settings.REFERRAL_RULES)()
+
+
+def signed_up(request, user, marketing=None) -> Referral | None:
+    """A new customer: welcome bonus, consent, and the referral their cookie names."""
+    if marketing is not None:
+        MarketingConsent.objects.update_or_create(
+            user=user, defaults={"marketing": bool(marketing), "changed_at": timezone.now()}
+        )
+    bonus = loyalty_settings.WELCOME_BONUS_POINTS
+    if bonus:
+        ledger.earn(
+            ledger.get_account(user), bonus, key=f"earn:welcome:{user.pk}", reason="Welcome bonus"
+        )
+    code = code_from_cookie(request) if request is not None else None
+    if code is None or Referral.objects.filter(referred=user).exists():
+        return None
+    with transaction.atomic():
+        reason = rules().refuse_signup(code.user, user)
+        referral = Referral.objects.create(
+            referrer=code.user,
+            referred=user,
+            status=Referral.Status.REJECTED if reason else Referral.Status.ACTIVE,
+            reason=reason or "",
+        )
+        if reason is None:
+            referral.welcome_voucher = _welcome_coupon(user)
+            referral.save(update_fields=["welcome_voucher"])
+    if referral.welcome_voucher_id and hasattr(request, "_messages"):
+        messages.success(
+            request,
+            _("Welcome! Your friend's gift: coupon %(code)s, valid until %(day)s.")
+            % {
+                "code": referral.welcome_voucher.code,
+                "day": formats.date_format(referral.welcome_voucher.end_datetime),
+            },
+        )
+    return referral
+
+
+def _welcome_coupon(user):
+    config = loyalty_settings.REFERRAL_WELCOME_COUPON
+    now = timezone.now()
+    code = "WELCOME-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+    return save_coupon(
+        CouponSpec(
+            name=f"Welcome {user.pk}",
+            code=code,
+            kind=FIXED if config.get("kind") == "fixed" else PERCENTAGE,
+            value=config["value"],
+            start=now,
+            end=now + timedelta(days=config.get("days", 30)),
+            usage=Voucher.SINGLE_USE,
+        )
+    )
+
+
+def first_order_placed(order) -> PendingAward | None:
+    """The referred customer's first order: the referrer's award waits for its return window."""
+    referral = (
+        Referral.objects.filter(referred_id=order.user_id, status=Referral.Status.ACTIVE)
+        .select_related("referrer")
+        .first()
+    )
+    if referral is None or referral.awards.exists():
+        return None
+    if Order.objects.filter(user_id=order.user_id).exclude(pk=order.pk).exists():
+        return None
+    reason = rules().refuse_reward(referral, order)
+    if reason:
+        Referral.objects.filter(pk=referral.pk).update(
+            status=Referral.Status.REJECTED, reason=reason
+        )
+        return None
+    points = loyalty_settings.REFERRAL_POINTS
+    values = get_earning_rule().line_values(order)
+    return PendingAward.objects.create(
+        order=order,
+        referral=referral,
+        account=ledger.get_account(referral.referrer),
+        points=points,
+        original_points=points,
+        line_values={k: str(v) for k, v in values.items()},
+        matures_at=(order.date_placed or timezone.now())
+        + timedelta(days=loyalty_settings.RETURN_WINDOW_DAYS),
+    )
+
+
+def void(referral, staff_user) -> None:
+    """Staff void a referral: no reward, and what was earned is taken back."""
+    with transaction.atomic():
+        Referral.objects.filter(pk=referral.pk).update(
+            status=Referral.Status.VOID, reason=_("Voided by %(staff)s") % {"staff": staff_user}
+        )
+        for award in PendingAward.objects.select_for_update().filter(referral=referral):
+            if award.status == PendingAward.Status.PENDING:
+                award.status = PendingAward.Status.VOID
+                award.save(update_fields=["status"])
+            elif award.status == PendingAward.Status.EARNED:
+                take_back(award, 0)
+
+
+def figures(user) -> dict:
+    code = ReferralCode.objects.filter(user=user).first()
+    made = Referral.objects.filter(referrer=user)
+    return {
+        "visits": code.visits if code else 0,
+        "signups": made.exclude(status=Referral.Status.REJECTED).count(),
+        "rewarded": PendingAward.objects.filter(
+            referral__referrer=user, status=PendingAward.Status.EARNED
+        ).count(),
+    }
+
+
+def share_links(url, text) -> dict:
+    """Links that share ``url`` without any third-party script on the page."""
+    return {
+        "email": f"mailto:?subject={quote(text)}&body={quote(text + ' ' + url)}",
+        "whatsapp": f"https://wa.me/?text={quote(text + ' ' + url)}",
+        "facebook": f"https://www.facebook.com/sharer/sharer.php?u={quote(url)}",
+        "x": f"https://twitter.com/intent/tweet?text={quote(text)}&url={quote(url)}",
+    }
