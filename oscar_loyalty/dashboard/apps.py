@@ -17,6 +17,11 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
             path("coupons/", views.CouponListView.as_view(), name="coupon-list"),
             path("coupons/create/", views.CouponCreateView.as_view(), name="coupon-create"),
             path("coupons/<int:pk>/", views.CouponUpdateView.as_view(), name="coupon-update"),
+            path(
+                "coupons/<int:pk>/codes/",
+                views.CouponCodesView.as_view(),
+                name="coupon-codes",
+            ),
             path("rewards/", views.RewardListView.as_view(), name="reward-list"),
             path("rewards/create/", views.RewardCreateView.as_view(), name="reward-create"),
             path("rewards/<int:pk>/", views.RewardUpdateView.as_view(), name="reward-update"),

@@ -169,3 +169,29 @@ class RewardForm(forms.ModelForm):
         if stock is not None and self.instance.pk and stock < self.instance.claimed:
             self.add_error("stock", _("More have been claimed already."))
         return data
+
+
+class BulkCodesForm(forms.Form):
+    """A campaign of unique single-use codes with a coupon's discount."""
+
+    # Bigger campaigns: the loyalty_generate_codes command, with a progress bar.
+    MAX_IN_A_REQUEST = 50_000
+
+    count = forms.IntegerField(label=_("How many codes"), min_value=1, max_value=MAX_IN_A_REQUEST)
+    prefix = forms.CharField(
+        label=_("Prefix"),
+        max_length=10,
+        required=False,
+        help_text=_("Optional, e.g. SPRING-. Letters, digits and hyphens."),
+    )
+    usage = forms.ChoiceField(
+        label=_("Usage"), choices=Voucher.USAGE_CHOICES, initial=Voucher.SINGLE_USE
+    )
+
+    def clean_prefix(self):
+        from ..coupons.codes import clean_prefix
+
+        try:
+            return clean_prefix(self.cleaned_data["prefix"])
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None

@@ -1,15 +1,21 @@
+import csv
+
 from django.contrib import messages
 from django.db.models import Count
+from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
 
-from ..coupons.creation import save_coupon
+from ..coupons import codes
+from ..coupons.creation import offer_of, save_coupon
 from ..models import Reward
-from .forms import CouponForm, RewardForm, initial_for
+from .forms import BulkCodesForm, CouponForm, RewardForm, initial_for
 
 Voucher = get_model("voucher", "Voucher")
+VoucherSet = get_model("voucher", "VoucherSet")
 
 
 class CouponListView(generic.ListView):
@@ -86,3 +92,46 @@ class RewardCreateView(RewardFormMixin, generic.CreateView):
 
 class RewardUpdateView(RewardFormMixin, generic.UpdateView):
     pass
+
+
+class CouponCodesView(generic.FormView):
+    """Generate a campaign of unique codes with this coupon's discount, as a CSV file."""
+
+    form_class = BulkCodesForm
+    template_name = "oscar_loyalty/dashboard/coupon_codes.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.coupon = get_object_or_404(Voucher, pk=kwargs["pk"], voucher_set__isnull=True)
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "voucher": self.coupon}
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        campaign = VoucherSet.objects.create(
+            name=f"{self.coupon.code} {timezone.now():%Y-%m-%d %H:%M:%S}",
+            count=0,
+            start_datetime=self.coupon.start_datetime,
+            end_datetime=self.coupon.end_datetime,
+        )
+        codes.generate_codes(
+            campaign,
+            data["count"],
+            prefix=data["prefix"],
+            usage=data["usage"],
+            offers=[offer_of(self.coupon)],
+        )
+        writer = csv.writer(_Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in codes.csv_rows(campaign)), content_type="text/csv"
+        )
+        response["Content-Disposition"] = f'attachment; filename="codes-{campaign.pk}.csv"'
+        return response
+
+
+class _Echo:
+    """A file-like object whose write returns the line, for streaming CSV."""
+
+    def write(self, value):
+        return value

@@ -113,3 +113,34 @@ def test_codes_are_unique_whatever_the_case(django_app, staff):
 def test_dashboard_menu_has_the_loyalty_entry(django_app, staff):
     page = django_app.get("/dashboard/", user=staff)
     assert page.html.find("a", href=LIST) is not None
+
+
+def test_staff_generate_a_campaign_of_codes_as_csv(django_app, staff):
+    fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"]).submit(user=staff)
+    coupon = Voucher.objects.get(code="SPRING-26")
+    form = django_app.get(f"{LIST}{coupon.pk}/codes/", user=staff).forms["codes-form"]
+    form["count"] = "25"
+    form["prefix"] = "spr-"
+    response = form.submit(user=staff)
+    assert response.content_type == "text/csv"
+    lines = response.text.strip().splitlines()
+    assert lines[0].startswith("code,name,usage")
+    codes = [line.split(",")[0] for line in lines[1:]]
+    assert len(codes) == len(set(codes)) == 25
+    assert all(code.startswith("SPR-") for code in codes)
+    generated = Voucher.objects.get(code=codes[0])
+    assert list(generated.offers.all()) == list(coupon.offers.all())
+    assert generated.usage == Voucher.SINGLE_USE
+
+
+@pytest.mark.parametrize(
+    "count,prefix", [("0", ""), ("50001", ""), ("-3", ""), ("5", "bad prefix!")]
+)
+def test_bad_campaigns_are_refused(django_app, staff, count, prefix):
+    fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"]).submit(user=staff)
+    coupon = Voucher.objects.get(code="SPRING-26")
+    form = django_app.get(f"{LIST}{coupon.pk}/codes/", user=staff).forms["codes-form"]
+    form["count"], form["prefix"] = count, prefix
+    page = form.submit(user=staff)
+    assert page.status_code == 200 and page.context["form"].errors
+    assert Voucher.objects.count() == 1

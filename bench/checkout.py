@@ -1,0 +1,291 @@
+"""What the plugin's order_placed hook adds to placing an order through Oscar.
+
+    python bench/checkout.py                                  # 200 1-line, 50 50-line orders
+    python bench/checkout.py --one-line 40 --fifty-line 10 --rounds 2
+
+Orders are placed for signed-in customers (whose points accounts exist, as
+they do after their first order) through ``oscar.test.factories.create_order``
+(Oscar's ``OrderCreator``, which sends ``order_placed``), with baskets built
+as in ``tests/conftest.py``'s ``place_order``. The catalogue has two active
+bonus campaigns (a category and a product), so the hook takes its campaign
+path. ``award_order`` is connected ("on") or disconnected ("off") by its
+dispatch_uid, in batches interleaved over ``--rounds`` rounds (the mode that
+goes first alternates) to cancel drift and noise. Baskets are built before
+each batch; only the ``create_order`` call is timed, with the garbage
+collector paused.
+
+Then the queries the hook adds are counted for a 1-line and a 50-line basket,
+two ways: placement with the hook on minus off, and a direct call of
+``receivers.award_order`` on an order placed with the hook off. They must not
+depend on the number of lines.
+
+The final line is ``RATIO checkout <time on / time off>`` over all orders.
+"""
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from decimal import Decimal
+
+from _setup import Timer, bootstrap, code_version, machine, ratio_line, server_settings
+
+UID = "oscar_loyalty.order_placed"
+SIZES = (1, 50)
+CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")  # not queries proper
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--one-line", type=int, default=200, help="1-line orders per mode (on and off)"
+    )
+    parser.add_argument(
+        "--fifty-line", type=int, default=50, help="50-line orders per mode (on and off)"
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="on/off batches per basket size")
+    parser.add_argument("--customers", type=int, default=20, help="customers placing orders")
+    parser.add_argument(
+        "--warmup", type=int, default=3, help="untimed orders per size and mode first"
+    )
+    args = parser.parse_args()
+    if min(args.one_line, args.fifty_line, args.rounds, args.customers) < 1:
+        parser.error("counts must be at least 1")
+    return args
+
+
+class Shop:
+    """Catalogue, customers, baskets, and the hook switch."""
+
+    def __init__(self, customers):
+        from django.contrib.auth import get_user_model
+        from oscar.apps.catalogue.categories import create_from_breadcrumbs
+        from oscar.core.loading import get_model
+        from oscar.test.factories import create_product, create_stockrecord
+
+        from oscar_loyalty import ledger
+        from oscar_loyalty.models import BonusCampaign
+
+        ProductCategory = get_model("catalogue", "ProductCategory")
+        self.products = []
+        for i in range(max(SIZES)):
+            product = create_product(title=f"Bench product {i}")
+            create_stockrecord(product, price=Decimal("10.00") + i, num_in_stock=10**7)
+            path = f"Sport > Shoes {i % 5}" if i % 2 else f"Home > Kitchen {i % 5}"
+            ProductCategory.objects.create(product=product, category=create_from_breadcrumbs(path))
+            self.products.append(product)
+        BonusCampaign.objects.create(name="Double sport", multiplier=2).categories.add(
+            create_from_breadcrumbs("Sport")
+        )
+        BonusCampaign.objects.create(name="Triple mug", multiplier=3).products.add(self.products[0])
+        User = get_user_model()
+        self.customers = [
+            User.objects.create_user(f"bench{i}", f"bench{i}@example.com", "x")
+            for i in range(customers)
+        ]
+        for user in self.customers:
+            ledger.get_account(user)
+        self.placed = 0
+
+    def basket(self, lines):
+        """A submitted-ready basket of ``lines`` products, as conftest's place_order builds it."""
+        from oscar.apps.offer.applicator import Applicator
+        from oscar.apps.partner.strategy import Default
+        from oscar.core.loading import get_model
+
+        Basket = get_model("basket", "Basket")
+        user = self.customers[self.placed % len(self.customers)]
+        self.placed += 1
+        basket = Basket.objects.create(owner=user)
+        basket.strategy = Default()
+        start = self.placed % len(self.products)
+        for k in range(lines):
+            basket.add_product(self.products[(start + k) % len(self.products)], 1)
+        Applicator().apply(basket, user)
+        return basket, user
+
+    @staticmethod
+    def place(basket, user):
+        from oscar.test.factories import create_order
+
+        return create_order(basket=basket, user=user)
+
+    @staticmethod
+    def hook(on):
+        from oscar.apps.order.signals import order_placed
+
+        from oscar_loyalty import receivers
+
+        if on:
+            order_placed.connect(receivers.award_order, dispatch_uid=UID)
+        else:
+            order_placed.disconnect(dispatch_uid=UID)
+        connected = any(key[0] == UID for key, _receiver, *_rest in order_placed.receivers)
+        assert connected == on, "the hook did not switch"
+
+
+def awarded(order):
+    from oscar_loyalty.models import PendingAward
+
+    return PendingAward.objects.filter(order=order).exists()
+
+
+def timed_batch(shop, on, lines, count):
+    """Place ``count`` orders of ``lines`` lines; the seconds of each placement."""
+    baskets = [shop.basket(lines) for _ in range(count)]
+    shop.hook(on)
+    gc.collect()
+    gc.disable()
+    times, orders = [], []
+    try:
+        for basket, user in baskets:
+            start = time.perf_counter()
+            order = shop.place(basket, user)
+            times.append(time.perf_counter() - start)
+            orders.append(order)
+    finally:
+        gc.enable()
+    wrong = [o.number for o in orders if awarded(o) != on]
+    assert not wrong, f"hook {'on' if on else 'off'} but awards say otherwise: {wrong[:5]}"
+    return times
+
+
+def split(total, parts):
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def count_hook_queries(shop):
+    """Queries the hook adds, per basket size, measured two ways."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from oscar_loyalty import receivers
+
+    result = {}
+    for lines in SIZES:
+        placed = {}
+        for on in (False, True):
+            shop.hook(on)
+            basket, user = shop.basket(lines)
+            with CaptureQueriesContext(connection) as queries:
+                order = shop.place(basket, user)
+            placed[on] = (len(queries), order)
+        shop.hook(False)
+        order = placed[False][1]
+        with CaptureQueriesContext(connection) as queries:
+            receivers.award_order(sender=None, order=order)
+        assert awarded(order), "the direct call recorded no award"
+        sql = [q["sql"] for q in queries.captured_queries]
+        result[lines] = {
+            "placement_off": placed[False][0],
+            "placement_on": placed[True][0],
+            "difference": placed[True][0] - placed[False][0],
+            "direct": len(queries),
+            "direct_sql": sum(1 for q in sql if not q.startswith(CONTROL)),
+            "sql": sql,
+        }
+    shop.hook(True)
+    return result
+
+
+def main():
+    args = parse_args()
+    counts = {1: args.one_line, 50: args.fifty_line}
+    print(
+        f"Setting up: {args.one_line} 1-line and {args.fifty_line} 50-line orders per mode, "
+        f"{args.rounds} rounds"
+    )
+    with Timer() as t:
+        dbname = bootstrap(suffix="checkout")
+    print(f"  database {dbname} created and migrated in {t.seconds:.1f} s")
+    print(f"  {server_settings()}")
+    print(f"  {code_version()}")
+    print(f"  {machine()}")
+    with Timer() as t:
+        shop = Shop(args.customers)
+    print(
+        f"  {len(shop.products)} products, 2 bonus campaigns, {args.customers} customers with "
+        f"accounts, in {t.seconds:.1f} s"
+    )
+
+    # Warm up every path (imports, caches, prepared plans) before timing.
+    for lines in SIZES:
+        for on in (True, False):
+            timed_batch(shop, on, lines, args.warmup)
+
+    times = {(lines, on): [] for lines in SIZES for on in (True, False)}
+    per_round = {lines: [] for lines in SIZES}
+    print("\nTimed placement (create_order only), batches interleaved:")
+    for rnd in range(args.rounds):
+        modes = (True, False) if rnd % 2 == 0 else (False, True)
+        for lines in SIZES:
+            n = split(counts[lines], args.rounds)[rnd]
+            if n == 0:
+                continue
+            sums = {}
+            for on in modes:
+                batch = timed_batch(shop, on, lines, n)
+                times[lines, on].extend(batch)
+                sums[on] = sum(batch)
+            per_round[lines].append(sums[True] / sums[False])
+            print(
+                f"  round {rnd + 1} ({'on' if modes[0] else 'off'} first), {lines:2d} line(s) x "
+                f"{n:3d}: on {sums[True] / n * 1000:7.2f} ms/order, "
+                f"off {sums[False] / n * 1000:7.2f} ms/order, on/off {sums[True] / sums[False]:.3f}"
+            )
+
+    print("\nPer basket size:")
+    for lines in SIZES:
+        on, off = times[lines, True], times[lines, False]
+        print(
+            f"  {lines:2d} line(s): {len(on)} orders each way\n"
+            f"    hook on : mean {statistics.mean(on) * 1000:7.2f} ms, "
+            f"median {statistics.median(on) * 1000:7.2f} ms, total {sum(on):6.2f} s\n"
+            f"    hook off: mean {statistics.mean(off) * 1000:7.2f} ms, "
+            f"median {statistics.median(off) * 1000:7.2f} ms, total {sum(off):6.2f} s\n"
+            f"    hook adds {(statistics.mean(on) - statistics.mean(off)) * 1000:+.2f} ms/order "
+            f"(median {(statistics.median(on) - statistics.median(off)) * 1000:+.2f} ms); "
+            f"on/off = {sum(on) / sum(off):.3f} (rounds: "
+            f"{', '.join(f'{r:.3f}' for r in per_round[lines])})"
+        )
+
+    queries = count_hook_queries(shop)
+    print("\nQueries the hook adds:")
+    for lines in SIZES:
+        q = queries[lines]
+        print(
+            f"  {lines:2d} line(s): placement {q['placement_on']} on - {q['placement_off']} off "
+            f"= {q['difference']}; direct receivers.award_order(...) = {q['direct']} statements, "
+            f"{q['direct_sql']} without BEGIN/COMMIT/SAVEPOINT/RELEASE"
+        )
+    same = all(
+        len({queries[lines][key] for lines in SIZES}) == 1
+        for key in ("difference", "direct", "direct_sql")
+    )
+    print(f"  same for 1 and 50 lines: {'yes' if same else 'NO'}")
+    print(f"  the hook's queries for a {max(SIZES)}-line order:")
+    for sql in queries[max(SIZES)]["sql"]:
+        print(f"    {' '.join(sql.split())[:150]}")
+
+    total_on = sum(sum(times[lines, True]) for lines in SIZES)
+    total_off = sum(sum(times[lines, False]) for lines in SIZES)
+    print("\nsummary")
+    for lines in SIZES:
+        on, off = sum(times[lines, True]), sum(times[lines, False])
+        print(f"  {lines:2d} line(s): on/off = {on / off:.3f}")
+    print(
+        f"  all orders: on {total_on:.2f} s, off {total_off:.2f} s, "
+        f"on/off = {total_on / total_off:.3f}  (target <= 1.10)"
+    )
+    print(
+        f"  hook queries: {queries[1]['direct']} for 1 line, {queries[50]['direct']} for 50 lines"
+        f"  (target: equal) -> {'ok' if same else 'NOT equal'}"
+    )
+    print(f"  {machine()}")
+    print(ratio_line("checkout", total_on, total_off))
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
