@@ -11,6 +11,7 @@ from django.utils.translation import ngettext
 from django.views import View
 from django.views.generic import FormView, TemplateView
 from oscar.core.loading import get_class
+from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
 from . import maturation, redemption, referrals
@@ -105,11 +106,11 @@ class UsePointsView(LoginRequiredMixin, FormView):
                 _("You used %(points)d points: %(value)s off your basket.")
                 % {"points": used.points, "value": currency(used.value)},
             )
-        return redirect("basket:summary")
+        return redirect_to_referrer(self.request, "basket:summary")
 
     def form_invalid(self, form):
         messages.error(self.request, _("Enter a whole number of points."))
-        return redirect("basket:summary")
+        return redirect_to_referrer(self.request, "basket:summary")
 
 
 class ClaimRewardView(LoginRequiredMixin, FormView):

@@ -37,6 +37,9 @@ def test_customer_pays_with_points_and_sees_the_spend_in_history(live_server, ch
     page.wait_for_url(re.compile(r".*/checkout/payment-details/.*"))
     page.click("#view_preview")
     page.wait_for_url(re.compile(r".*/checkout/preview/.*"))
+    preview = " ".join(page.inner_text("#use-points").split())
+    assert "25 points used: $25.00 off this basket." in preview
+    screenshot(page, "points-at-checkout-preview")
     page.click("#place-order")
     page.wait_for_url(re.compile(r".*/checkout/thank-you/.*"))
     number = re.search(r"\d{6}", page.inner_text("h1, .sub-header, body")).group(0)
