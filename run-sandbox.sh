@@ -16,5 +16,5 @@ fi
 manage() { "$VENV/bin/python" sandbox/manage.py "$@"; }
 manage migrate --noinput -v0
 manage load_demo
-echo "Serving the sandbox store at http://127.0.0.1:8000/"
+echo "Serving the sandbox store at http://${SANDBOX_ADDR:-127.0.0.1:8000}/"
 exec "$VENV/bin/python" sandbox/manage.py runserver "${SANDBOX_ADDR:-127.0.0.1:8000}"

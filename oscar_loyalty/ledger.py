@@ -356,15 +356,22 @@ def _lock_accounts(account_ids):
 
 
 def _add_to_balances(cursor, t, entry_ids, account_ids, activity_at):
+    """Add the new entries to their accounts' balances, in one statement.
+
+    The entries are summed once per account and joined to the accounts: a
+    correlated sub-select per account looks cheap to the planner only while
+    the ledger is small (past ~100,000 entries PostgreSQL starts compiling it
+    with JIT, at ~100 ms a chunk).
+    """
     activity = ", last_activity_at = %s" if activity_at else ""
     cursor.execute(
         f"""
-        UPDATE {t.account} SET balance = balance + (
-            SELECT SUM(e.points) FROM {t.entry} e
-            WHERE e.account_id = {t.account}.id AND e.id IN ({_in(entry_ids)})){activity}
-        WHERE id IN ({_in(account_ids)})
+        UPDATE {t.account} SET balance = balance + new.points{activity}
+        FROM (SELECT account_id, SUM(points) AS points FROM {t.entry}
+              WHERE id IN ({_in(entry_ids)}) GROUP BY account_id) AS new
+        WHERE {t.account}.id = new.account_id
         """,
-        [*entry_ids, *([_db(activity_at)] if activity_at else []), *account_ids],
+        [*([_db(activity_at)] if activity_at else []), *entry_ids],
     )
 
 

@@ -47,8 +47,9 @@ def record_award(order) -> PendingAward | None:
     fields = award_fields(get_earning_rule(), order)
     if fields is None:
         return None
+    account, _created = Account.objects.get_or_create(user_id=order.user_id)
     award, _created = PendingAward.objects.get_or_create(
-        order=order, referral=None, defaults={"account": ledger.get_account(order.user), **fields}
+        order=order, referral=None, defaults={"account": account, **fields}
     )
     return award
 
@@ -260,22 +261,31 @@ def mature_due_awards(now=None, chunk_size=None) -> int:
     """Post every award whose return window has passed. Returns entries posted.
 
     One transaction per chunk; awards another run has locked are skipped, so
-    two runs at once share the work and neither posts anything twice.
+    two runs at once share the work and neither posts anything twice (an award
+    skipped because the other run's chunk failed waits for the next run).
+    Each chunk starts after the last one (keyset), so a run never re-reads
+    what it has done, whatever else holds old snapshots open.
     """
     now = now or timezone.now()
     chunk_size = chunk_size or loyalty_settings.TASK_CHUNK_SIZE
-    posted = 0
+    due = PendingAward.objects.filter(status=Status.PENDING, matures_at__lte=now)
+    posted, after = 0, None
     while True:
-        with transaction.atomic():
-            ids = list(
-                PendingAward.objects.select_for_update(skip_locked=True)
-                .filter(status=Status.PENDING, matures_at__lte=now)
-                .order_by("matures_at", "id")
-                .values_list("id", flat=True)[:chunk_size]
+        chunk = due
+        if after is not None:
+            chunk = chunk.filter(
+                Q(matures_at__gt=after[0]) | Q(matures_at=after[0], id__gt=after[1])
             )
-            if not ids:
+        with transaction.atomic():
+            rows = list(
+                chunk.select_for_update(skip_locked=True)
+                .order_by("matures_at", "id")
+                .values_list("matures_at", "id")[:chunk_size]
+            )
+            if not rows:
                 return posted
-            posted += ledger.earn_awards(ids, now)
+            posted += ledger.earn_awards([pk for _at, pk in rows], now)
+        after = rows[-1]
 
 
 def expire_due_points(now=None, chunk_size=None) -> int:

@@ -33,10 +33,16 @@ def _safely(action, order):
 
 @receiver(order_placed, dispatch_uid="oscar_loyalty.order_placed")
 def award_order(sender, order, **kwargs):
-    if order.user_id is not None:
-        _safely(maturation.record_award, order)
-        _safely(redemption.mark_used, order)
-        _safely(referrals.first_order_placed, order)
+    if order.user_id is None:
+        return
+    # One transaction (one commit) for the three; each step in its own savepoint.
+    try:
+        with transaction.atomic():
+            _safely(maturation.record_award, order)
+            _safely(redemption.mark_used, order)
+            _safely(referrals.first_order_placed, order)
+    except Exception:
+        logger.exception("oscar_loyalty: committing order %s's loyalty steps failed", order.number)
 
 
 @receiver(order_status_changed, dispatch_uid="oscar_loyalty.order_status_changed")

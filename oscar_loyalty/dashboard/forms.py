@@ -34,7 +34,9 @@ class CouponForm(forms.Form):
     )
     start = forms.DateTimeField(label=_("Valid from"), widget=widgets.DateTimePickerInput())
     end = forms.DateTimeField(label=_("Valid until"), widget=widgets.DateTimePickerInput())
-    usage = forms.ChoiceField(label=_("Usage"), choices=Voucher.USAGE_CHOICES)
+    usage = forms.ChoiceField(
+        label=_("Usage"), choices=Voucher.USAGE_CHOICES, initial=Voucher.MULTI_USE
+    )
     max_uses = forms.IntegerField(
         label=_("Total uses allowed"),
         min_value=1,
@@ -51,7 +53,7 @@ class CouponForm(forms.Form):
     excluded_brands = forms.MultipleChoiceField(
         label=_("Excluded brands"),
         required=False,
-        widget=forms.CheckboxSelectMultiple,
+        widget=forms.SelectMultiple(attrs={"size": 6}),
         help_text=_("Products of these brands are never discounted by this coupon."),
     )
     excluded_categories = forms.ModelMultipleChoiceField(
