@@ -275,7 +275,7 @@ def earn_awards(award_ids, now) -> int:
                 """,
                 [_db(now), _db(default_expiry(now)), *entry_ids],
             )
-            _add_to_balances(cursor, t, entry_ids, {row[1] for row in posted}, now)
+            _add_to_balances(cursor, t, entry_ids, now)
     return len(posted)
 
 
@@ -323,7 +323,7 @@ def expire_lots(lot_ids, now, reason) -> int:
             """,
             entry_ids,
         )
-        _add_to_balances(cursor, t, entry_ids, {row[1] for row in posted}, None)
+        _add_to_balances(cursor, t, entry_ids, None)
     return len(posted)
 
 
@@ -347,15 +347,16 @@ def _db(value):
 
 
 def _lock_accounts(account_ids):
+    """Lock these accounts in id order (``account_ids`` may be a queryset: one statement)."""
     list(
         Account.objects.select_for_update()
-        .filter(pk__in=set(account_ids))
+        .filter(pk__in=account_ids)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
 
 
-def _add_to_balances(cursor, t, entry_ids, account_ids, activity_at):
+def _add_to_balances(cursor, t, entry_ids, activity_at):
     """Add the new entries to their accounts' balances, in one statement.
 
     The entries are summed once per account and joined to the accounts: a
