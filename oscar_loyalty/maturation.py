@@ -33,25 +33,22 @@ PaymentEventQuantity = get_model("order", "PaymentEventQuantity")
 Status = PendingAward.Status
 
 
-def record_award(order) -> PendingAward | None:
+def record_award(order) -> None:
     """Record what ``order`` will earn once the return window passes.
 
     Guests earn nothing; an order worth no points records nothing. Recording
-    twice returns the first award.
+    twice records once (a plain insert that skips a conflict: this runs in
+    every checkout, so it spends no query on checking first).
     """
     if order.user_id is None:
-        return None
-    existing = PendingAward.objects.filter(order=order, referral=None).first()
-    if existing is not None:
-        return existing
+        return
     fields = award_fields(get_earning_rule(), order)
     if fields is None:
-        return None
+        return
     account, _created = Account.objects.get_or_create(user_id=order.user_id)
-    award, _created = PendingAward.objects.get_or_create(
-        order=order, referral=None, defaults={"account": account, **fields}
+    PendingAward.objects.bulk_create(
+        [PendingAward(order=order, account=account, **fields)], ignore_conflicts=True
     )
-    return award
 
 
 def award_fields(rule, order, lines=None, refunded=None) -> dict | None:
