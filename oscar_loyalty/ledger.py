@@ -246,7 +246,7 @@ def earn_awards(award_ids, now) -> int:
             JOIN {t.order} o ON o.id = a.order_id
             WHERE a.id IN ({ids}) AND a.status = %s AND a.points > 0
               AND NOT EXISTS (SELECT 1 FROM {t.entry} e WHERE e.idempotency_key = {key})
-            RETURNING id, account_id
+            RETURNING id
             """,
             [
                 Kind.EARN,
@@ -299,7 +299,7 @@ def expire_lots(lot_ids, now, reason) -> int:
             WHERE l.id IN ({ids}) AND l.remaining > 0
               AND NOT EXISTS (SELECT 1 FROM {t.entry} e
                               WHERE e.idempotency_key = %s || l.id)
-            RETURNING id, account_id
+            RETURNING id
             """,
             [Kind.EXPIRE, str(reason), "expire:lot:", _db(now), *lot_ids, "expire:lot:"],
         )

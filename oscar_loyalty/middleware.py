@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class
 
-from .coupons.applying import _date
+from .coupons.applying import when
 
 Applicator = get_class("offer.applicator", "Applicator")
 NAMESPACES = {"basket", "checkout"}
@@ -39,7 +39,7 @@ class ExpiredCouponMiddleware:
             messages.warning(
                 request,
                 _("Coupon %(code)s expired on %(date)s and was removed from your basket.")
-                % {"code": voucher.code, "date": _date(voucher.end_datetime)},
+                % {"code": voucher.code, "date": when(voucher.end_datetime)},
             )
         basket.reset_offer_applications()
         Applicator().apply(basket, request.user, request)

@@ -90,11 +90,11 @@ def check_usable(voucher, user, now=None) -> None:
     now = now or timezone.now()
     if voucher.end_datetime and now >= voucher.end_datetime:
         raise CouponRefused(
-            _("This coupon expired on %(date)s") % {"date": _date(voucher.end_datetime)}
+            _("This coupon expired on %(date)s") % {"date": when(voucher.end_datetime)}
         )
     if voucher.start_datetime and now < voucher.start_datetime:
         raise CouponRefused(
-            _("This coupon is valid from %(date)s") % {"date": _date(voucher.start_datetime)}
+            _("This coupon is valid from %(date)s") % {"date": when(voucher.start_datetime)}
         )
     offers = list(voucher.offers.all())
     if not offers or not any(offer.is_available(user=user) for offer in offers):
@@ -154,5 +154,6 @@ def excluded_lines(basket) -> list[tuple]:
     return rows
 
 
-def _date(value):
+def when(value):
+    """A date and time as the customer's language writes them."""
     return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
