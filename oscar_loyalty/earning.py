@@ -77,14 +77,23 @@ class EarningRule:
             product_id__in=set().union(*owners.values())
         ).values_list("product_id", "category__path"):
             paths.setdefault(product_id, []).append(path)
+        # Each campaign's products and category paths, read once, not once a line.
+        targets = [
+            (
+                c.multiplier,
+                {p.pk for p in c.products.all()},
+                [cat.path for cat in c.categories.all()],
+            )
+            for c in campaigns
+        ]
         result = {}
         for line in lines:
             line_paths = [p for pid in owners[line.pk] for p in paths.get(pid, [])]
             matched = [
-                c.multiplier
-                for c in campaigns
-                if owners[line.pk] & {p.pk for p in c.products.all()}
-                or any(p.startswith(cat.path) for cat in c.categories.all() for p in line_paths)
+                multiplier
+                for multiplier, product_ids, category_paths in targets
+                if owners[line.pk] & product_ids
+                or any(p.startswith(c) for c in category_paths for p in line_paths)
             ]
             if matched:
                 result[line.pk] = Decimal(0) if Decimal(0) in matched else max(matched)

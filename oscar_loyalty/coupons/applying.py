@@ -148,9 +148,16 @@ def excluded_lines(basket) -> list[tuple]:
             range_ = offer.benefit.range
             if range_ is None:  # shipping offers discount no line
                 continue
-            for line in lines:
-                if not range_.contains_product(line.product):
-                    rows.append((line, voucher.code, brands.get(line.product.pk)))
+            inside = set(
+                range_.all_products()
+                .filter(pk__in=[line.product.pk for line in lines])
+                .values_list("pk", flat=True)
+            )
+            rows += [
+                (line, voucher.code, brands.get(line.product.pk))
+                for line in lines
+                if line.product.pk not in inside
+            ]
     return rows
 
 
