@@ -279,6 +279,122 @@ def earn_awards(award_ids, now) -> int:
     return len(posted)
 
 
+def earn_due_awards(now, limit, after=None):
+    """Post the next ``limit`` due awards, in (``matures_at``, id) order after ``after``.
+
+    Awards another transaction has locked are skipped. Returns ``(posted,
+    last)``: the entries posted and the (``matures_at``, id) of the chunk's
+    last award, the ``after`` of the next chunk (``None``: nothing was due).
+    On PostgreSQL this is one statement, so a chunk costs one round trip and
+    no ids travel through Python; elsewhere the chunk is read, then posted
+    by ``earn_awards``.
+    """
+    if connection.vendor == "postgresql":
+        return _earn_due_awards_pg(now, limit, after)
+    return _earn_due_awards_portable(now, limit, after)
+
+
+def _earn_due_awards_portable(now, limit, after):
+    due = PendingAward.objects.filter(status=PendingAward.Status.PENDING, matures_at__lte=now)
+    if after is not None:
+        due = due.filter(Q(matures_at__gt=after[0]) | Q(matures_at=after[0], id__gt=after[1]))
+    rows = list(
+        due.select_for_update(skip_locked=True)
+        .order_by("matures_at", "id")
+        .values_list("matures_at", "id")[:limit]
+    )
+    if not rows:
+        return 0, None
+    return earn_awards([pk for _at, pk in rows], now), rows[-1]
+
+
+def _earn_due_awards_pg(now, limit, after):
+    """``earn_due_awards`` as one data-modifying statement.
+
+    Locks as the other writers do: the chunk's awards (skipping locked ones),
+    then their accounts in id order, whose locked rows give the balances the
+    entries run from. The CTEs see one snapshot, which is why each reads what
+    an earlier one locked or returned, never the tables again.
+    """
+    t = _Tables()
+    after_sql = "AND (a.matures_at, a.id) > (%(after_at)s, %(after_id)s)" if after else ""
+    key = (
+        "CASE WHEN c.referral_id IS NULL THEN %(order_key)s || o.number "
+        "ELSE %(referral_key)s || CAST(c.referral_id AS VARCHAR(20)) END"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH chunk AS MATERIALIZED (
+                SELECT a.id, a.account_id, a.points, a.order_id, a.referral_id, a.matures_at
+                FROM {t.award} a
+                WHERE a.status = %(pending)s AND a.matures_at <= %(now)s {after_sql}
+                ORDER BY a.matures_at, a.id
+                LIMIT %(limit)s
+                FOR UPDATE SKIP LOCKED
+            ), accounts AS MATERIALIZED (
+                SELECT id, balance FROM {t.account}
+                WHERE id IN (SELECT account_id FROM chunk)
+                ORDER BY id
+                FOR UPDATE
+            ), due AS (
+                SELECT c.id, c.account_id, c.points, c.order_id, c.referral_id, o.number,
+                       {key} AS key
+                FROM chunk c JOIN {t.order} o ON o.id = c.order_id
+                WHERE c.points > 0
+            ), entries AS (
+                INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
+                                       idempotency_key, created_at, order_id)
+                SELECT d.account_id, %(kind)s, d.points,
+                       acc.balance
+                       + SUM(d.points) OVER (PARTITION BY d.account_id ORDER BY d.id),
+                       CASE WHEN d.referral_id IS NULL THEN %(order_reason)s || d.number
+                            ELSE %(referral_reason)s END,
+                       d.key, %(now)s,
+                       CASE WHEN d.referral_id IS NULL THEN d.order_id END
+                FROM due d JOIN accounts acc ON acc.id = d.account_id
+                WHERE NOT EXISTS (SELECT 1 FROM {t.entry} e WHERE e.idempotency_key = d.key)
+                RETURNING id, account_id, points
+            ), lots AS (
+                INSERT INTO {t.lot} (account_id, entry_id, points, remaining, earned_at,
+                                     expires_at)
+                SELECT account_id, id, points, points, %(now)s, %(expires)s FROM entries
+            ), balances AS (
+                UPDATE {t.account} SET balance = {t.account}.balance + new.points,
+                                       last_activity_at = %(now)s
+                FROM (SELECT account_id, SUM(points) AS points FROM entries
+                      GROUP BY account_id) AS new
+                WHERE {t.account}.id = new.account_id
+            ), earned AS (
+                UPDATE {t.award} SET status = %(earned)s
+                FROM chunk WHERE {t.award}.id = chunk.id
+            )
+            SELECT (SELECT COUNT(*) FROM entries), last.matures_at, last.id
+            FROM (SELECT matures_at, id FROM chunk
+                  ORDER BY matures_at DESC, id DESC LIMIT 1) AS last
+            """,
+            {
+                "pending": PendingAward.Status.PENDING,
+                "earned": PendingAward.Status.EARNED,
+                "now": now,
+                "after_at": after and after[0],
+                "after_id": after and after[1],
+                "limit": limit,
+                "order_key": "earn:order:",
+                "referral_key": "earn:referral:",
+                "kind": Kind.EARN,
+                "order_reason": order_reason(""),
+                "referral_reason": REFERRAL_REASON,
+                "expires": default_expiry(now),
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return 0, None
+    posted, last_at, last_id = row
+    return posted, (last_at, last_id)
+
+
 def expire_lots(lot_ids, now, reason) -> int:
     """Expire what is left of these lots, under the keys ``expire:lot:<id>``."""
     lot_ids = list(lot_ids)

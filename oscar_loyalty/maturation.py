@@ -265,24 +265,13 @@ def mature_due_awards(now=None, chunk_size=None) -> int:
     """
     now = now or timezone.now()
     chunk_size = chunk_size or loyalty_settings.TASK_CHUNK_SIZE
-    due = PendingAward.objects.filter(status=Status.PENDING, matures_at__lte=now)
     posted, after = 0, None
     while True:
-        chunk = due
-        if after is not None:
-            chunk = chunk.filter(
-                Q(matures_at__gt=after[0]) | Q(matures_at=after[0], id__gt=after[1])
-            )
         with transaction.atomic():
-            rows = list(
-                chunk.select_for_update(skip_locked=True)
-                .order_by("matures_at", "id")
-                .values_list("matures_at", "id")[:chunk_size]
-            )
-            if not rows:
-                return posted
-            posted += ledger.earn_awards([pk for _at, pk in rows], now)
-        after = rows[-1]
+            n, after = ledger.earn_due_awards(now, chunk_size, after)
+        if after is None:
+            return posted
+        posted += n
 
 
 def expire_due_points(now=None, chunk_size=None) -> int:

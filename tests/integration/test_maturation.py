@@ -16,6 +16,13 @@ Kind = LedgerEntry.Kind
 DAY0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 
 
+@pytest.fixture(params=["postgresql", "portable"], autouse=True)
+def maturation_path(request, monkeypatch):
+    """Mature through PostgreSQL's one statement and through the portable path (SQLite's)."""
+    if request.param == "portable":
+        monkeypatch.setattr(ledger, "earn_due_awards", ledger._earn_due_awards_portable)
+
+
 def day(n, seconds=0):
     return DAY0 + timedelta(days=n, seconds=seconds)
 
