@@ -1,7 +1,7 @@
 """Oscar's order signals -> maturation.
 
-Loyalty must never break a checkout or an order update: each receiver runs in
-a savepoint and logs its errors instead of raising them.
+Loyalty must never break a checkout or an order update: each step runs in a
+savepoint and logs its errors instead of raising them.
 """
 
 import logging
@@ -16,7 +16,7 @@ from oscar.apps.customer.signals import user_registered
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import maturation, redemption, referrals
+from . import maturation, redemption, referrals, tasks
 from .conf import loyalty_settings
 from .models import Redemption
 
@@ -33,9 +33,22 @@ def _safely(action, order):
 
 @receiver(order_placed, dispatch_uid="oscar_loyalty.order_placed")
 def award_order(sender, order, **kwargs):
+    """Hand the placed order to a Celery task: the customer waits for none of the work.
+
+    Oscar sends ``order_placed`` after committing the order. If the task cannot
+    be queued (the broker is down) the work is done here, so no award is lost.
+    """
     if order.user_id is None:
         return
-    # One transaction (one commit) for the three; each step in its own savepoint.
+    try:
+        tasks.order_placed.delay(order.pk)
+    except Exception:
+        logger.exception("oscar_loyalty: queueing order %s failed; doing it now", order.number)
+        placed(order)
+
+
+def placed(order):
+    """What a placed order means for loyalty, in one transaction, each step in a savepoint."""
     try:
         with transaction.atomic():
             _safely(maturation.record_award, order)

@@ -189,9 +189,12 @@ def restore_for_cancelled(order) -> None:
 def expire_unused(now=None) -> int:
     """Give back the points of checkout vouchers left unused past their time."""
     now = now or timezone.now()
-    due = Redemption.objects.filter(
-        status=Status.ACTIVE, reward=None, expires_at__lte=now
-    ).values_list("pk", flat=True)
+    # An order that used the voucher may not have been processed yet (a queued task).
+    due = (
+        Redemption.objects.filter(status=Status.ACTIVE, reward=None, expires_at__lte=now)
+        .exclude(voucher__applications__isnull=False)
+        .values_list("pk", flat=True)
+    )
     return sum(1 for pk in list(due) if restore(pk, _("Unused points voucher expired")))
 
 

@@ -1,11 +1,33 @@
-"""Celery tasks: thin wrappers, the work is in maturation.py.
+"""Celery tasks: thin wrappers, the work is in maturation.py and receivers.py.
 
-Both are safe to run twice at once or to be redelivered.
+Each is safe to run twice at once or to be redelivered.
 """
 
 from celery import shared_task
+from oscar.core.loading import get_model
 
-from . import maturation, redemption
+from . import maturation, receivers, redemption
+
+Order = get_model("order", "Order")
+
+
+@shared_task(
+    name="oscar_loyalty.order_placed",
+    bind=True,
+    ignore_result=True,
+    max_retries=6,
+    default_retry_delay=10,
+)
+def order_placed(self, order_id):
+    """Record a placed order's award, used vouchers and referral.
+
+    A store that places orders inside a larger transaction (``ATOMIC_REQUESTS``)
+    may queue this before its order is committed: not found yet, it retries.
+    """
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None:
+        raise self.retry()
+    receivers.placed(order)
 
 
 @shared_task(name="oscar_loyalty.mature_awards", ignore_result=True)

@@ -17,10 +17,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def worker(tmp_path):
+def sandbox_env(tmp_path):
+    """The sandbox's settings on the test database, with Redis as its Celery broker."""
     db = settings.DATABASES["default"]
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "sandbox.settings",
         "DATABASE_URL": "postgres://{USER}@{HOST}:{PORT}/{NAME}".format(**db),
@@ -28,6 +28,11 @@ def worker(tmp_path):
         "LOYALTY_BEAT_SECONDS": "1",
         "WHOOSH_PATH": str(tmp_path / "whoosh"),
     }
+
+
+@pytest.fixture
+def worker(tmp_path):
+    env = sandbox_env(tmp_path)
     log = open(tmp_path / "worker.log", "w")  # noqa: SIM115  (closed below)
     process = subprocess.Popen(
         [
@@ -72,3 +77,42 @@ def test_scheduled_task_matures_a_due_award_in_a_real_worker(customer, place_ord
         pytest.fail("no worker matured the award:\n" + worker.log_path.read_text()[-4000:])
     assert LedgerEntry.objects.get(order=order).points == 12
     assert PendingAward.objects.get(order=order).status == PendingAward.Status.EARNED
+
+
+PLACE_ORDER = """
+from decimal import Decimal
+from oscar.apps.partner.strategy import Default
+from oscar.core.loading import get_model
+from oscar.test.factories import create_order, create_product, create_stockrecord
+user = get_model("auth", "User").objects.get(pk={user})
+product = create_product(title="Boots")
+create_stockrecord(product, price=Decimal("120.00"), num_in_stock=5)
+basket = get_model("basket", "Basket").objects.create(owner=user)
+basket.strategy = Default()
+basket.add_product(product, 1)
+print(create_order(basket=basket, user=user).pk)
+"""
+
+
+def test_an_order_placed_in_a_store_with_a_broker_is_awarded_by_the_worker(
+    customer, worker, tmp_path
+):
+    """The store (another process, a real broker) only queues; the worker records the award."""
+    placed = subprocess.run(
+        [sys.executable, "sandbox/manage.py", "shell", "-c", PLACE_ORDER.format(user=customer.pk)],
+        cwd=ROOT,
+        env=sandbox_env(tmp_path),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    order_id = int(placed.stdout.split()[-1])
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and worker.poll() is None:
+        if PendingAward.objects.filter(order_id=order_id).exists():
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("no worker recorded the award:\n" + worker.log_path.read_text()[-4000:])
+    assert PendingAward.objects.get(order_id=order_id).points == 12
+    assert "oscar_loyalty.order_placed" in worker.log_path.read_text()

@@ -177,7 +177,44 @@ def test_a_database_error_in_the_hook_leaves_the_checkout_transaction_usable(
     assert order.lines.count() == 1  # the connection still works
 
 
-def test_hook_query_count_does_not_grow_with_lines(customer, place_order):
+def test_the_hook_only_queues_the_order(customer, place_order, monkeypatch):
+    queued = []
+    monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", queued.append)
+    order = place_order(customer)
+    assert queued == [order.pk]
+    assert not PendingAward.objects.filter(order=order).exists()
+    with CaptureQueriesContext(connection) as queries:
+        receivers.award_order(sender=None, order=order)
+    assert len(queries) == 0
+
+
+def test_with_the_broker_down_the_hook_does_the_work_itself(
+    customer, place_order, monkeypatch, caplog
+):
+    def down(order_id):
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", down)
+    order = place_order(customer)
+    assert award_points(order) == 10
+    assert "broker unreachable" in caplog.text
+
+
+def test_the_task_retries_an_order_not_committed_yet(customer, place_order):
+    from celery.exceptions import MaxRetriesExceededError, Retry
+
+    from oscar_loyalty import tasks
+
+    with pytest.raises((Retry, MaxRetriesExceededError)):
+        tasks.order_placed.apply(args=[10**9], throw=True)
+    order = place_order(customer)
+    PendingAward.objects.filter(order=order).delete()
+    tasks.order_placed.apply(args=[order.pk], throw=True)
+    tasks.order_placed.apply(args=[order.pk], throw=True)  # redelivered: still one award
+    assert PendingAward.objects.get(order=order).points == 10
+
+
+def test_the_orders_work_costs_the_same_queries_for_1_and_50_lines(customer, place_order):
     bonus = BonusCampaign.objects.create(name="Double", multiplier=2)
     bonus.categories.add(category("Sport"))
     small = place_order(customer, [(product_in("Sport > Shoes", "10.00"), 1)])
@@ -188,7 +225,7 @@ def test_hook_query_count_does_not_grow_with_lines(customer, place_order):
         PendingAward.objects.filter(order=order).delete()
         order = type(order).objects.get(pk=order.pk)
         with CaptureQueriesContext(connection) as queries:
-            receivers.award_order(sender=None, order=order)
+            receivers.placed(order)
         assert PendingAward.objects.filter(order=order).exists()
         counts.append(len(queries))
     assert counts[0] == counts[1], counts

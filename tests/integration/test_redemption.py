@@ -159,6 +159,19 @@ def test_order_paid_partly_with_points_earns_on_the_rest_and_cancelling_restores
     assert PendingAward.objects.get(order=order).status == PendingAward.Status.VOID
 
 
+def test_a_voucher_used_by_an_order_is_never_given_back_even_before_the_order_is_processed(
+    rich, monkeypatch
+):
+    """The order's task (which marks the voucher used) may run after the expiry job."""
+    monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", lambda order_id: None)
+    basket = basket_for(rich, "120.00")
+    redemption.redeem_points(rich, basket, 60)
+    create_order(basket=reprice(basket), user=rich)
+    assert Redemption.objects.get().status == Redemption.Status.ACTIVE  # not processed yet
+    assert redemption.expire_unused(now=timezone.now() + timedelta(days=30)) == 0
+    assert balance(rich) == 40
+
+
 @pytest.fixture
 def mug():
     product = create_product(title="Mug")
