@@ -181,7 +181,8 @@ class Celery:
     def describe(self):
         if self.eager:
             return "eager: the order's task runs inside the hook"
-        return f"broker {self.app.conf.broker_url}: the hook queues, a worker drains the queue afterwards"
+        url = self.app.conf.broker_url
+        return f"broker {url}: the hook queues, a worker drains the queue afterwards"
 
 
 def awarded(order):

@@ -79,6 +79,15 @@ def products_of_brand(brand):
     return Product.objects.filter(Q(pk__in=own) | Q(parent__in=own)).distinct()
 
 
+def brand_products(range_) -> list[int]:
+    """Ids of the products the range excludes because of a brand exclusion."""
+    return list(
+        BrandExclusion.products.through.objects.filter(brandexclusion__range=range_)
+        .values_list("product_id", flat=True)
+        .distinct()
+    )
+
+
 @transaction.atomic
 def set_excluded_brands(range_, brands) -> None:
     """Make ``brands`` exactly the brands excluded from ``range_``."""

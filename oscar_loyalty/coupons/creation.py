@@ -59,7 +59,9 @@ def save_coupon(spec: CouponSpec, voucher=None) -> Voucher:
     range_.includes_all_products = True
     range_.save()
     range_.excluded_categories.set(spec.excluded_categories)
-    range_.excluded_products.set(spec.excluded_products)
+    # The brands' products are in the same exclusions; set_excluded_brands adds
+    # and takes back its own, so keep them as they are here.
+    range_.excluded_products.set([*spec.excluded_products, *brands.brand_products(range_)])
     brands.set_excluded_brands(range_, spec.excluded_brands)
 
     benefit = offer.benefit if offer else Benefit()

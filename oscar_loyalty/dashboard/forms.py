@@ -2,7 +2,7 @@ from decimal import Decimal
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
 from oscar.forms import widgets
 
 from ..coupons import brands
@@ -12,6 +12,8 @@ from ..models import BrandExclusion, Reward
 
 Voucher = get_model("voucher", "Voucher")
 Category = get_model("catalogue", "Category")
+Product = get_model("catalogue", "Product")
+ProductSelectMultiple = get_class("dashboard.catalogue.widgets", "ProductSelectMultiple")
 
 
 class CouponForm(forms.Form):
@@ -63,6 +65,14 @@ class CouponForm(forms.Form):
         help_text=_("Products in these categories (and their subcategories) are not discounted."),
     )
 
+    excluded_products = forms.ModelMultipleChoiceField(
+        label=_("Excluded products"),
+        queryset=Product.objects.all(),
+        required=False,
+        widget=ProductSelectMultiple,
+        help_text=_("These products are never discounted by this coupon (gift cards, say)."),
+    )
+
     def __init__(self, *args, voucher=None, **kwargs):
         self.voucher = voucher
         super().__init__(*args, **kwargs)
@@ -106,6 +116,7 @@ class CouponForm(forms.Form):
             minimum=data["minimum"],
             excluded_brands=data["excluded_brands"],
             excluded_categories=list(data["excluded_categories"]),
+            excluded_products=list(data["excluded_products"]),
         )
 
 
@@ -131,6 +142,9 @@ def initial_for(voucher) -> dict:
             BrandExclusion.objects.filter(range=range_).values_list("brand", flat=True)
         ),
         "excluded_categories": list(range_.excluded_categories.all()),
+        "excluded_products": list(
+            range_.excluded_products.exclude(pk__in=brands.brand_products(range_))
+        ),
     }
 
 

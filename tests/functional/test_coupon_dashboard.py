@@ -61,6 +61,16 @@ def test_staff_create_a_coupon_with_brand_exclusions(django_app, staff, brands_i
     assert "SPRING-26" in page.html.select_one("#coupon-list").text
 
 
+def test_saving_a_coupon_again_keeps_its_brand_excluded(django_app, staff, brands_in_catalogue):
+    form = fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"])
+    check(form, "excluded_brands", "Andes")
+    form.submit(user=staff)
+    voucher = Voucher.objects.get(code="SPRING-26")
+    django_app.get(f"{LIST}{voucher.pk}/", user=staff).forms["coupon-form"].submit(user=staff)
+    range_ = voucher.offers.get().benefit.range
+    assert list(range_.excluded_products.all()) == [brands_in_catalogue]
+
+
 def test_staff_edit_a_coupon(django_app, staff, brands_in_catalogue):
     create = django_app.get(LIST + "create/", user=staff).forms["coupon-form"]
     fill(create).submit(user=staff)
@@ -143,3 +153,29 @@ def test_bad_campaigns_are_refused(django_app, staff, count, prefix):
     page = form.submit(user=staff)
     assert page.status_code == 200 and page.context["form"].errors
     assert Voucher.objects.count() == 1
+
+
+def test_excluded_products_are_kept_apart_from_brand_exclusions(
+    django_app, staff, brands_in_catalogue
+):
+    gift_card = create_product(title="Gift card")
+    form = django_app.get(LIST + "create/", user=staff).forms["coupon-form"]
+    fill(form)
+    check(form, "excluded_brands", "Andes")
+    form["excluded_products"].force_value([str(gift_card.pk)])
+    form.submit(user=staff).follow(user=staff)
+    voucher = Voucher.objects.get(code="SPRING-26")
+    range_ = voucher.offers.get().benefit.range
+    assert set(range_.excluded_products.all()) == {brands_in_catalogue, gift_card}
+
+    # Saved again unchanged: the brand's products and the gift card stay excluded.
+    form = django_app.get(f"{LIST}{voucher.pk}/", user=staff).forms["coupon-form"]
+    assert form["excluded_products"].value == [str(gift_card.pk)]  # the brand's are not listed
+    form.submit(user=staff).follow(user=staff)
+    assert set(range_.excluded_products.all()) == {brands_in_catalogue, gift_card}
+
+    # The gift card taken out, the brand kept.
+    form = django_app.get(f"{LIST}{voucher.pk}/", user=staff).forms["coupon-form"]
+    form["excluded_products"].force_value([])
+    form.submit(user=staff).follow(user=staff)
+    assert set(range_.excluded_products.all()) == {brands_in_catalogue}
