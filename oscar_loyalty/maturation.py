@@ -328,6 +328,22 @@ def expiring_soon(account, days=30, now=None) -> list[tuple]:
     return []
 
 
+def order_points(order) -> PendingAward | None:
+    """What ``order`` will earn, for its confirmation page: its pending award.
+
+    The award is recorded by a queued task, usually a moment after the order:
+    until then it is worked out the same way, unsaved. None when the order
+    earns nothing (a guest's, or one worth no points) or is no longer pending.
+    """
+    if order.user_id is None:
+        return None
+    award = PendingAward.objects.filter(order=order, referral=None).first()
+    if award is None:
+        fields = award_fields(get_earning_rule(), order)
+        return PendingAward(order=order, **fields) if fields else None
+    return award if award.status == Status.PENDING and award.points > 0 else None
+
+
 def pending_awards(account):
     """The account's awards still in their return window, soonest first."""
     return (

@@ -13,6 +13,14 @@ def points(value):
 
 
 @register.simple_tag
+def order_points(order):
+    """The pending award ``order`` earns (points, matures_at), or None."""
+    from ..maturation import order_points
+
+    return order_points(order) if order is not None else None
+
+
+@register.simple_tag
 def coupon_exclusions(basket):
     """[(line, code, brand)] for the basket's lines its coupons do not discount."""
     from ..coupons.applying import excluded_lines

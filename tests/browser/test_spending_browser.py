@@ -43,6 +43,9 @@ def test_customer_pays_with_points_and_sees_the_spend_in_history(live_server, ch
     page.click("#place-order")
     page.wait_for_url(re.compile(r".*/checkout/thank-you/.*"))
     number = re.search(r"\d{6}", page.inner_text("h1, .sub-header, body")).group(0)
+    earned = " ".join(page.inner_text("#order-points").split())
+    assert "This order earns you 2 points, yours on" in earned  # on the $29 paid
+    screenshot(page, "points-on-the-confirmation")
 
     page.goto(base + "/accounts/rewards/")
     history = " ".join(page.inner_text("#rewards-history").split())

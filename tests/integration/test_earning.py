@@ -229,3 +229,30 @@ def test_the_orders_work_costs_the_same_queries_for_1_and_50_lines(customer, pla
         assert PendingAward.objects.filter(order=order).exists()
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
+
+
+def test_the_confirmation_shows_what_the_order_earns_even_before_its_task_ran(
+    customer, place_order
+):
+    from oscar_loyalty import maturation
+
+    with time_machine.travel(DAY0, tick=False):
+        order = place_order(customer, [("120.00", 1)])
+    shown = maturation.order_points(order)
+    assert (shown.points, shown.matures_at) == (12, DAY0 + timedelta(days=30))
+    PendingAward.objects.filter(order=order).delete()  # as if its task were still queued
+    unsaved = maturation.order_points(order)
+    assert (unsaved.points, unsaved.matures_at, unsaved.pk) == (12, DAY0 + timedelta(days=30), None)
+    assert not PendingAward.objects.exists()
+
+
+def test_the_confirmation_shows_nothing_for_guests_cheap_or_cancelled_orders(
+    customer, place_order
+):
+    from oscar_loyalty import maturation
+
+    assert maturation.order_points(place_order(None, [("120.00", 1)])) is None
+    assert maturation.order_points(place_order(customer, [("9.99", 1)])) is None
+    cancelled = place_order(customer, [("120.00", 1)])
+    cancelled.set_status("Cancelled")
+    assert maturation.order_points(cancelled) is None
