@@ -246,9 +246,7 @@ def test_the_confirmation_shows_what_the_order_earns_even_before_its_task_ran(
     assert not PendingAward.objects.exists()
 
 
-def test_the_confirmation_shows_nothing_for_guests_cheap_or_cancelled_orders(
-    customer, place_order
-):
+def test_the_confirmation_shows_nothing_for_guests_cheap_or_cancelled_orders(customer, place_order):
     from oscar_loyalty import maturation
 
     assert maturation.order_points(place_order(None, [("120.00", 1)])) is None
