@@ -15,7 +15,7 @@ from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, Sum
+from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -220,20 +220,24 @@ def backfill(since, until=None, chunk_size=None, progress=None) -> int:
     rule = get_earning_rule()
     recorded = done = last_pk = 0
     while True:
-        chunk = list(
-            orders.filter(pk__gt=last_pk).prefetch_related(
-                Prefetch("lines", queryset=Line.objects.select_related("product"))
-            )[:chunk_size]
-        )
+        chunk = list(orders.filter(pk__gt=last_pk)[:chunk_size])
         if not chunk:
             return recorded
         last_pk = chunk[-1].pk
         account_ids = _account_ids({order.user_id for order in chunk})
-        all_lines = [line for order in chunk for line in order.lines.all()]
+        # The chunk's lines in one query, grouped here (a prefetch costs a queryset per order).
+        all_lines = list(
+            Line.objects.filter(order__in=chunk).select_related("product").order_by("pk")
+        )
+        lines_of = {}
+        for line in all_lines:
+            lines_of.setdefault(line.order_id, []).append(line)
         refunded = refunded_quantities(all_lines)
         awards = []
         for order in chunk:
-            lines = list(order.lines.all())
+            lines = lines_of.get(order.pk, [])
+            for line in lines:
+                line.order = order  # a rule may read it; no query per line
             fields = award_fields(rule, order, lines, refunded)
             if fields is not None:
                 awards.append(
