@@ -227,7 +227,9 @@ def backfill(since, until=None, chunk_size=None, progress=None) -> int:
         account_ids = _account_ids({order.user_id for order in chunk})
         # The chunk's lines in one query, grouped here (a prefetch costs a queryset per order).
         all_lines = list(
-            Line.objects.filter(order__in=chunk).select_related("product").order_by("pk")
+            Line.objects.filter(order_id__in=[order.pk for order in chunk])
+            .select_related("product")
+            .order_by("pk")
         )
         lines_of = {}
         for line in all_lines:
@@ -250,9 +252,13 @@ def backfill(since, until=None, chunk_size=None, progress=None) -> int:
 
 
 def _account_ids(user_ids) -> dict[int, int]:
-    """Account ids by user id, creating the missing accounts in one statement."""
-    Account.objects.bulk_create([Account(user_id=pk) for pk in user_ids], ignore_conflicts=True)
-    return dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
+    """Account ids by user id, creating the missing accounts (two statements more)."""
+    found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
+    missing = [pk for pk in user_ids if pk not in found]
+    if missing:
+        Account.objects.bulk_create([Account(user_id=pk) for pk in missing], ignore_conflicts=True)
+        found.update(Account.objects.filter(user_id__in=missing).values_list("user_id", "pk"))
+    return found
 
 
 # The periodic jobs -----------------------------------------------------------
