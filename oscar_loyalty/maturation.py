@@ -37,12 +37,14 @@ def record_award(order) -> None:
     """Record what ``order`` will earn once the return window passes.
 
     Guests earn nothing; an order worth no points records nothing. Recording
-    twice records once (a plain insert that skips a conflict: this runs in
-    every checkout, so it spends no query on checking first).
+    twice records once (a plain insert that skips a conflict, no query spent
+    on checking first). Units already refunded, while the order's task waited
+    in the queue, are left out at once.
     """
     if order.user_id is None:
         return
-    fields = award_fields(get_earning_rule(), order)
+    lines = list(order.lines.select_related("product"))
+    fields = award_fields(get_earning_rule(), order, lines, refunded_quantities(lines))
     if fields is None:
         return
     account, _created = Account.objects.get_or_create(user_id=order.user_id)

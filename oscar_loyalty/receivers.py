@@ -48,12 +48,22 @@ def award_order(sender, order, **kwargs):
 
 
 def placed(order):
-    """What a placed order means for loyalty, in one transaction, each step in a savepoint."""
+    """What a placed order means for loyalty, in one transaction, each step in a savepoint.
+
+    The order may have been cancelled while its task waited in the queue (the
+    cancellation then found nothing to undo): it earns nothing, for its customer
+    or a referrer, and the points vouchers it used are given back.
+    """
+    cancelled = order.status in loyalty_settings.CANCELLED_ORDER_STATUSES
     try:
         with transaction.atomic():
-            _safely(maturation.record_award, order)
+            if not cancelled:
+                _safely(maturation.record_award, order)
             _safely(redemption.mark_used, order)
-            _safely(referrals.first_order_placed, order)
+            if cancelled:
+                _safely(redemption.restore_for_cancelled, order)
+            else:
+                _safely(referrals.first_order_placed, order)
     except Exception:
         logger.exception("oscar_loyalty: committing order %s's loyalty steps failed", order.number)
 

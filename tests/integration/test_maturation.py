@@ -197,3 +197,19 @@ def test_expiring_soon_groups_by_day(customer):
         ((first + timedelta(days=20)).date(), 9),
     ]
     assert maturation.expiring_soon(account, days=30, now=first - timedelta(days=40)) == []
+
+
+def test_units_refunded_before_the_task_ran_are_left_out_of_the_award(
+    customer, place_order, monkeypatch
+):
+    from oscar_loyalty import tasks
+
+    queued = []
+    monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", queued.append)
+    order = at(day(0), place_order, customer, [("100.00", 1), ("100.00", 1)])
+    order.lines.first().set_status("Refunded")  # nothing recorded yet to recompute
+    at(day(1), tasks.order_placed.apply, args=queued, throw=True)
+    award = PendingAward.objects.get(order=order)
+    assert (award.points, award.original_points) == (10, 20)
+    assert at(day(30), maturation.mature_due_awards) == 1
+    assert balance(customer) == 10

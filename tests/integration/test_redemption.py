@@ -233,3 +233,21 @@ def test_claimed_reward_codes_are_not_given_back_by_the_expiry_job(rich):
 
 def test_maturation_still_balances_with_spends(rich):
     assert maturation.mature_due_awards() == 0
+
+
+def test_an_order_cancelled_before_its_task_ran_earns_nothing_and_gives_the_points_back(
+    rich, monkeypatch
+):
+    from oscar_loyalty import tasks
+
+    queued = []
+    monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", queued.append)
+    basket = basket_for(rich, "120.00")
+    redemption.redeem_points(rich, basket, 60)
+    order = create_order(basket=reprice(basket), user=rich)
+    order.set_status("Cancelled")  # the worker was down: nothing recorded to undo yet
+    assert balance(rich) == 40
+    tasks.order_placed.apply(args=queued, throw=True)
+    assert not PendingAward.objects.filter(order=order).exists()
+    assert Redemption.objects.get().status == Redemption.Status.RESTORED
+    assert balance(rich) == 100
