@@ -4,6 +4,7 @@ Each is safe to run twice at once or to be redelivered.
 """
 
 from celery import shared_task
+from django.db import transaction
 from oscar.core.loading import get_model
 
 from . import maturation, receivers, redemption
@@ -23,11 +24,14 @@ def order_placed(self, order_id):
 
     A store that places orders inside a larger transaction (``ATOMIC_REQUESTS``)
     may queue this before its order is committed: not found yet, it retries.
+    The order row stays locked meanwhile, so a cancellation saved at the same
+    moment either comes first (and is seen here) or waits, then finds the award.
     """
-    order = Order.objects.filter(pk=order_id).first()
-    if order is None:
-        raise self.retry()
-    receivers.placed(order)
+    with transaction.atomic():
+        order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
+        if order is None:
+            raise self.retry()
+        receivers.placed(order)
 
 
 @shared_task(name="oscar_loyalty.mature_awards", ignore_result=True)
