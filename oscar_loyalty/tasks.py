@@ -24,8 +24,9 @@ def order_placed(self, order_id):
 
     A store that places orders inside a larger transaction (``ATOMIC_REQUESTS``)
     may queue this before its order is committed: not found yet, it retries.
-    The order row stays locked meanwhile, so a cancellation saved at the same
-    moment either comes first (and is seen here) or waits, then finds the award.
+    The order's row is locked while the steps run, so a cancellation saved at
+    the same moment either comes first (and is seen here) or waits for the
+    award, then voids it.
     """
     with transaction.atomic():
         order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
