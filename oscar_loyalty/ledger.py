@@ -24,7 +24,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
+from . import keys
 from .conf import loyalty_settings
+from .exceptions import InsufficientPoints, LedgerError
 from .models import Account, LedgerEntry, LotConsumption, PendingAward, PointsLot
 
 Kind = LedgerEntry.Kind
@@ -34,22 +36,6 @@ Kind = LedgerEntry.Kind
 MAX_POINTS = 1_000_000_000
 MAX_KEY_LENGTH = LedgerEntry._meta.get_field("idempotency_key").max_length
 MAX_REASON_LENGTH = LedgerEntry._meta.get_field("reason").max_length
-
-
-class LedgerError(Exception):
-    """A ledger operation was refused; nothing was written."""
-
-
-class InsufficientPoints(LedgerError):
-    """The account does not hold enough points for this operation."""
-
-    def __init__(self, available: int, requested: int):
-        self.available = available
-        self.requested = requested
-        super().__init__(
-            _("Not enough points: %(available)d available, %(requested)d requested.")
-            % {"available": available, "requested": requested}
-        )
 
 
 def get_account(user) -> Account:
@@ -138,7 +124,7 @@ def expire(lot: PointsLot, *, reason: str = "", key: str | None = None):
     """Expire what is left of ``lot``. Returns None if nothing is left."""
     if not isinstance(lot, PointsLot) or lot.pk is None:
         raise LedgerError(_("Only a saved points lot can expire."))
-    key = key or f"expire:lot:{lot.pk}"
+    key = key or keys.lot_expire(lot.pk)
     reason = reason or str(_("Expired"))
 
     def post(acct):
@@ -227,7 +213,7 @@ def earn_awards(award_ids, now) -> int:
         "CASE WHEN a.referral_id IS NULL THEN %s || o.number "
         "ELSE %s || CAST(a.referral_id AS VARCHAR(20)) END"
     )
-    key_params = ["earn:order:", "earn:referral:"]
+    key_params = [keys.ORDER_EARN, keys.REFERRAL_EARN]
     _lock_accounts(
         PendingAward.objects.filter(pk__in=award_ids).values_list("account_id", flat=True)
     )
@@ -380,8 +366,8 @@ def _earn_due_awards_pg(now, limit, after):
                 "after_at": after and after[0],
                 "after_id": after and after[1],
                 "limit": limit,
-                "order_key": "earn:order:",
-                "referral_key": "earn:referral:",
+                "order_key": keys.ORDER_EARN,
+                "referral_key": keys.REFERRAL_EARN,
                 "kind": Kind.EARN,
                 "order_reason": order_reason(""),
                 "referral_reason": REFERRAL_REASON,
@@ -417,7 +403,7 @@ def expire_lots(lot_ids, now, reason) -> int:
                               WHERE e.idempotency_key = %s || l.id)
             RETURNING id
             """,
-            [Kind.EXPIRE, str(reason), "expire:lot:", _db(now), *lot_ids, "expire:lot:"],
+            [Kind.EXPIRE, str(reason), keys.LOT_EXPIRE, _db(now), *lot_ids, keys.LOT_EXPIRE],
         )
         posted = cursor.fetchall()
         if not posted:
@@ -430,7 +416,7 @@ def expire_lots(lot_ids, now, reason) -> int:
             JOIN {t.lot} l ON e.idempotency_key = %s || l.id
             WHERE e.id IN ({_in(entry_ids)})
             """,
-            ["expire:lot:", *entry_ids],
+            [keys.LOT_EXPIRE, *entry_ids],
         )
         cursor.execute(
             f"""

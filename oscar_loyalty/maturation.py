@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
-from . import ledger
+from . import keys, ledger
 from .conf import loyalty_settings
 from .earning import get_earning_rule
 from .models import Account, LedgerEntry, PendingAward, PointsLot
@@ -181,7 +181,7 @@ def take_back(award, target) -> None:
         ledger.clawback(
             earned.account_id,
             kept - target,
-            key=f"clawback:{award.key}:to:{target}",
+            key=keys.clawback(award.key, target),
             reason=(
                 _("Order %(number)s refunded") % {"number": number}
                 if award.referral_id is None

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
+from . import keys
+
 # get_model imports Oscar's offer models (and their condition classes) even
 # though this app is listed, and so loaded, before Oscar's.
 Condition = get_model("offer", "Condition")
@@ -139,8 +141,11 @@ class LedgerEntry(models.Model):
             return text % {"number": number}
         if self.kind == Kind.EXPIRE:
             return _("Expired")
-        if self.idempotency_key.startswith("earn:referral:"):
+        cause = keys.parse(self.idempotency_key)
+        if cause is not None and cause.verb == "earn" and cause.cause == keys.REFERRAL:
             return _("A friend you referred placed their first order")
+        if cause is not None and cause.verb == "earn" and cause.cause == keys.WELCOME:
+            return _("Welcome bonus")
         return self.reason
 
 
@@ -283,8 +288,8 @@ class PendingAward(models.Model):
     def key(self):
         """The idempotency key of the earn entry this award posts."""
         if self.referral_id:
-            return f"earn:referral:{self.referral_id}"
-        return f"earn:order:{self.order.number}"
+            return keys.referral_earn(self.referral_id)
+        return keys.order_earn(self.order.number)
 
 
 class BonusCampaign(models.Model):

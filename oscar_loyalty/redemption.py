@@ -18,8 +18,9 @@ from django.utils.translation import gettext as _
 from oscar.apps.basket.signals import voucher_addition
 from oscar.core.loading import get_model
 
-from . import ledger
+from . import keys, ledger
 from .conf import loyalty_settings
+from .exceptions import RedemptionError
 from .models import Account, LedgerEntry, OwnerCondition, Redemption, Reward
 
 Basket = get_model("basket", "Basket")
@@ -31,14 +32,6 @@ Benefit = get_model("offer", "Benefit")
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 Status = Redemption.Status
-
-
-class RedemptionError(Exception):
-    """Points could not be spent; nothing changed. ``message`` is for the customer."""
-
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
 
 
 def spendable(user, basket) -> dict:
@@ -158,10 +151,10 @@ def restore(redemption_id, reason=None) -> LedgerEntry | None:
         redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
         if redemption is None or redemption.status == Status.RESTORED:
             return None
-        spent = LedgerEntry.objects.get(idempotency_key=_spend_key(redemption))
+        spent = LedgerEntry.objects.get(idempotency_key=keys.redemption_spend(redemption.pk))
         entry = ledger.restore(
             spent,
-            key=f"restore:redemption:{redemption.pk}",
+            key=keys.redemption_restore(redemption.pk),
             reason=reason or _("Points returned"),
         )
         redemption.status = Status.RESTORED
@@ -198,16 +191,12 @@ def expire_unused(now=None) -> int:
     return sum(1 for pk in list(due) if restore(pk, _("Unused points voucher expired")))
 
 
-def _spend_key(redemption):
-    return f"spend:redemption:{redemption.pk}"
-
-
 def _spend(redemption, reason):
     try:
         ledger.spend(
             redemption.account,
             redemption.points,
-            key=_spend_key(redemption),
+            key=keys.redemption_spend(redemption.pk),
             reason=reason,
             voucher=redemption.voucher,
         )

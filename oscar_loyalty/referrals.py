@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from . import ledger
+from . import keys, ledger
 from .conf import loyalty_settings
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
 from .earning import get_earning_rule
@@ -159,7 +159,7 @@ def signed_up(request, user, marketing=None) -> Referral | None:
     bonus = loyalty_settings.WELCOME_BONUS_POINTS
     if bonus:
         ledger.earn(
-            ledger.get_account(user), bonus, key=f"earn:welcome:{user.pk}", reason="Welcome bonus"
+            ledger.get_account(user), bonus, key=keys.welcome_earn(user.pk), reason="Welcome bonus"
         )
     code = code_from_cookie(request) if request is not None else None
     if code is None or Referral.objects.filter(referred=user).exists():

@@ -18,6 +18,7 @@ from oscar.core.loading import get_class, get_model
 from oscar.templatetags.currency_filters import currency
 
 from ..conf import loyalty_settings
+from ..exceptions import CouponRefused
 from .brands import brands_of
 
 Voucher = get_model("voucher", "Voucher")
@@ -25,12 +26,6 @@ Condition = get_model("offer", "Condition")
 Applicator = get_class("offer.applicator", "Applicator")
 
 CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,63}$")
-
-
-class CouponRefused(Exception):
-    def __init__(self, message):
-        self.message = message
-        super().__init__(message)
 
 
 def normalise(raw) -> str | None:

@@ -54,6 +54,8 @@ from django.db.models.functions import Length
 from django.utils import timezone
 from oscar.core.loading import get_model
 
+from ..exceptions import CodeSpaceExhausted
+
 Voucher = get_model("voucher", "Voucher")
 VoucherSet = get_model("voucher", "VoucherSet")
 ConditionalOffer = get_model("offer", "ConditionalOffer")
@@ -84,10 +86,6 @@ MAX_FRUITLESS_ROUNDS = 10
 USAGES = {value for value, _label in Voucher.USAGE_CHOICES}
 
 Progress = Callable[[int, int], None]
-
-
-class CodeSpaceExhausted(RuntimeError):
-    """Fresh codes keep colliding with existing ones: the code length is far too short."""
 
 
 # Random codes -----------------------------------------------------------------

@@ -221,6 +221,15 @@ def test_welcome_bonus_for_joining(django_app):
     assert ledger.get_account(signup_user).balance == 25
 
 
+@override_settings(OSCAR_LOYALTY_WELCOME_BONUS_POINTS=25)
+def test_welcome_bonus_reason_in_the_customers_language(django_app):
+    signup(django_app, "nuevo@example.com")
+    user = User.objects.get(email="nuevo@example.com")
+    history = django_app.get("/es/accounts/rewards/", user=user).html.select_one("#rewards-history")
+    assert "Bono de bienvenida" in history.text
+    assert "Welcome bonus" not in history.text
+
+
 def test_welcome_coupon_can_be_a_fixed_amount(django_app, code):
     with override_settings(
         OSCAR_LOYALTY_REFERRAL_WELCOME_COUPON={"kind": "fixed", "value": D("7"), "days": 10}

@@ -1,0 +1,97 @@
+"""Every idempotency key of the ledger, built and parsed here only.
+
+A ledger entry's key names its cause (rule 2 of the design: the same cause
+twice posts once). The formats are part of the stored data, so they never
+change; the set-based SQL in ``ledger.bulk`` builds the same keys from the
+prefixes below, and the display code reads causes back with ``parse``.
+
+=============================  ===========================================
+``earn:order:<number>``        an order's points, once its return window passed
+``earn:referral:<id>``         a referrer's reward for a friend's first order
+``earn:welcome:<user id>``     the welcome bonus at sign-up
+``spend:redemption:<id>``      points turned into a voucher or reward
+``restore:redemption:<id>``    those points given back
+``expire:lot:<id>``            what was left of a lot, expired
+``clawback:<earn key>:to:<n>`` an earn taken back down to ``n`` points
+=============================  ===========================================
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+ORDER_EARN = "earn:order:"
+REFERRAL_EARN = "earn:referral:"
+WELCOME_EARN = "earn:welcome:"
+REDEMPTION_SPEND = "spend:redemption:"
+REDEMPTION_RESTORE = "restore:redemption:"
+LOT_EXPIRE = "expire:lot:"
+CLAWBACK = "clawback:"
+_CLAWBACK_TARGET = ":to:"
+
+# Cause names, as ``parse`` returns them.
+ORDER, REFERRAL, WELCOME, REDEMPTION, LOT = "order", "referral", "welcome", "redemption", "lot"
+
+_PREFIXES = {
+    ORDER_EARN: ("earn", ORDER),
+    REFERRAL_EARN: ("earn", REFERRAL),
+    WELCOME_EARN: ("earn", WELCOME),
+    REDEMPTION_SPEND: ("spend", REDEMPTION),
+    REDEMPTION_RESTORE: ("restore", REDEMPTION),
+    LOT_EXPIRE: ("expire", LOT),
+}
+
+
+class Key(NamedTuple):
+    """A parsed key: ``verb`` (earn, spend, restore, expire, clawback), the
+    ``cause`` (order, referral, welcome, redemption, lot) and its ``ref`` (an
+    order number or an id, as text). A clawback carries the cause of the earn
+    it reverses, and ``target``, the points that earn keeps."""
+
+    verb: str
+    cause: str
+    ref: str
+    target: int | None = None
+
+
+def order_earn(number: str) -> str:
+    return f"{ORDER_EARN}{number}"
+
+
+def referral_earn(referral_id: int) -> str:
+    return f"{REFERRAL_EARN}{referral_id}"
+
+
+def welcome_earn(user_id: int) -> str:
+    return f"{WELCOME_EARN}{user_id}"
+
+
+def redemption_spend(redemption_id: int) -> str:
+    return f"{REDEMPTION_SPEND}{redemption_id}"
+
+
+def redemption_restore(redemption_id: int) -> str:
+    return f"{REDEMPTION_RESTORE}{redemption_id}"
+
+
+def lot_expire(lot_id: int) -> str:
+    return f"{LOT_EXPIRE}{lot_id}"
+
+
+def clawback(earn_key: str, target: int) -> str:
+    """Taking ``earn_key``'s entry back down to ``target`` points (one key per target)."""
+    return f"{CLAWBACK}{earn_key}{_CLAWBACK_TARGET}{target}"
+
+
+def parse(key: str) -> Key | None:
+    """What ``key`` was built from, or None for a key not built here (a store's own)."""
+    if key.startswith(CLAWBACK):
+        earn_key, sep, target = key[len(CLAWBACK) :].rpartition(_CLAWBACK_TARGET)
+        earned = parse(earn_key) if sep else None
+        if earned is None or earned.verb != "earn" or not target.isdigit():
+            return None
+        return Key("clawback", earned.cause, earned.ref, int(target))
+    for prefix, (verb, cause) in _PREFIXES.items():
+        if key.startswith(prefix) and len(key) > len(prefix):
+            return Key(verb, cause, key[len(prefix) :])
+    return None

@@ -1,0 +1,39 @@
+"""Idempotency keys: the stored formats, and reading them back."""
+
+import pytest
+
+from oscar_loyalty import keys
+
+
+def test_the_stored_formats_never_change():
+    assert keys.order_earn("100023") == "earn:order:100023"
+    assert keys.referral_earn(7) == "earn:referral:7"
+    assert keys.welcome_earn(3) == "earn:welcome:3"
+    assert keys.redemption_spend(5) == "spend:redemption:5"
+    assert keys.redemption_restore(5) == "restore:redemption:5"
+    assert keys.lot_expire(9) == "expire:lot:9"
+    assert keys.clawback("earn:order:100023", 40) == "clawback:earn:order:100023:to:40"
+
+
+@pytest.mark.parametrize(
+    "key, parsed",
+    [
+        (keys.order_earn("A-1:2"), ("earn", keys.ORDER, "A-1:2", None)),
+        (keys.referral_earn(7), ("earn", keys.REFERRAL, "7", None)),
+        (keys.welcome_earn(3), ("earn", keys.WELCOME, "3", None)),
+        (keys.redemption_spend(5), ("spend", keys.REDEMPTION, "5", None)),
+        (keys.redemption_restore(5), ("restore", keys.REDEMPTION, "5", None)),
+        (keys.lot_expire(9), ("expire", keys.LOT, "9", None)),
+        (keys.clawback(keys.referral_earn(7), 0), ("clawback", keys.REFERRAL, "7", 0)),
+        (keys.clawback(keys.order_earn("1:to:2"), 5), ("clawback", keys.ORDER, "1:to:2", 5)),
+    ],
+)
+def test_every_key_reads_back_as_its_cause(key, parsed):
+    assert tuple(keys.parse(key)) == parsed
+
+
+@pytest.mark.parametrize(
+    "key", ["", "s", "earn:order:", "earn:tier:1", "clawback:spend:redemption:1:to:2", "clawback:x"]
+)
+def test_keys_not_built_here_read_as_none(key):
+    assert keys.parse(key) is None
