@@ -24,6 +24,7 @@ from oscar.core.loading import get_model
 from . import keys, ledger
 from .conf import loyalty_settings
 from .earning import get_earning_rule
+from .ledger import bulk
 from .models import Account, LedgerEntry, PendingAward, PointsLot
 
 logger = logging.getLogger(__name__)
@@ -280,7 +281,7 @@ def mature_due_awards(now=None, chunk_size=None) -> int:
     posted, after = 0, None
     while True:
         with transaction.atomic():
-            n, after = ledger.earn_due_awards(now, chunk_size, after)
+            n, after = bulk.earn_due_awards(now, chunk_size, after)
         if after is None:
             return posted
         posted += n
@@ -298,7 +299,7 @@ def expire_due_points(now=None, chunk_size=None) -> int:
     while True:
         with transaction.atomic():
             ids = list(due.order_by("id").values_list("id", flat=True)[:chunk_size])
-            n = ledger.expire_lots(ids, now, reason) if ids else 0
+            n = bulk.expire_lots(ids, now, reason) if ids else 0
         if n == 0:
             return posted
         posted += n

@@ -7,6 +7,7 @@ from django.test import override_settings
 from oscar.core.loading import get_class, get_model
 
 from oscar_loyalty import ledger, maturation
+from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot
 
 pytestmark = pytest.mark.django_db
@@ -20,7 +21,7 @@ DAY0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 def maturation_path(request, monkeypatch):
     """Mature through PostgreSQL's one statement and through the portable path (SQLite's)."""
     if request.param == "portable":
-        monkeypatch.setattr(ledger, "earn_due_awards", ledger._earn_due_awards_portable)
+        monkeypatch.setattr(bulk, "earn_due_awards", bulk._earn_due_awards_portable)
 
 
 def day(n, seconds=0):
@@ -122,7 +123,7 @@ def test_the_task_delivered_twice_posts_once(customer, order):
     assert at(day(30), maturation.mature_due_awards) == 1
     assert at(day(30), maturation.mature_due_awards) == 0
     award = PendingAward.objects.get(order=order)
-    assert at(day(31), ledger.earn_awards, [award.pk], day(31)) == 0
+    assert at(day(31), bulk.earn_awards, [award.pk], day(31)) == 0
     assert LedgerEntry.objects.filter(kind=Kind.EARN).count() == 1
     assert balance(customer) == 20
 

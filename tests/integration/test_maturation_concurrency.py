@@ -6,6 +6,7 @@ import pytest
 import time_machine
 
 from oscar_loyalty import ledger, maturation
+from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import Account, LedgerEntry, PendingAward
 
 from .test_ledger_concurrency import run_together
@@ -17,7 +18,7 @@ DAY0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 @pytest.fixture(params=["postgresql", "portable"], autouse=True)
 def maturation_path(request, monkeypatch):
     if request.param == "portable":
-        monkeypatch.setattr(ledger, "earn_due_awards", ledger._earn_due_awards_portable)
+        monkeypatch.setattr(bulk, "earn_due_awards", bulk._earn_due_awards_portable)
 
 
 def test_two_runs_at_once_post_every_award_exactly_once(django_user_model, place_order):

@@ -1,0 +1,363 @@
+"""The only writer of points.
+
+Every change of a balance goes through one of the verbs below: ``earn``,
+``spend``, ``restore``, ``expire``, ``clawback`` and ``adjust``. Each one
+
+* runs in one transaction holding a lock on the account row, so checks and
+  writes cannot interleave (two tabs cannot spend the same points);
+* is idempotent: the caller names the cause in ``key`` (``earn:order:100023``),
+  and the same key twice posts once and returns the first entry;
+* keeps ``Account.balance`` and the lots' ``remaining`` equal to the sum of the
+  entries;
+* raises ``LedgerError`` (``InsufficientPoints`` when overdrawing) for bad
+  input, having written nothing.
+
+No other module may create ``LedgerEntry`` rows or change balances; the
+periodic jobs post many entries at once through ``ledger.bulk``, which keeps
+the same rules in a few set-based statements.
+
+``LedgerError`` and ``InsufficientPoints`` are importable from here, their
+home is ``oscar_loyalty.exceptions``.
+"""
+
+from __future__ import annotations
+
+from dateutil.relativedelta import relativedelta
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import keys
+from ..conf import loyalty_settings
+from ..exceptions import InsufficientPoints, LedgerError
+from ..models import Account, LedgerEntry, LotConsumption, PointsLot
+
+Kind = LedgerEntry.Kind
+
+# One entry never moves more points than this: far above any real purchase,
+# far below what overflows the database's integer column.
+__all__ = [
+    "InsufficientPoints",
+    "LedgerError",
+    "adjust",
+    "balance_from_entries",
+    "clawback",
+    "default_expiry",
+    "earn",
+    "expire",
+    "get_account",
+    "restore",
+    "spend",
+]
+
+MAX_POINTS = 1_000_000_000
+MAX_KEY_LENGTH = LedgerEntry._meta.get_field("idempotency_key").max_length
+MAX_REASON_LENGTH = LedgerEntry._meta.get_field("reason").max_length
+
+
+def get_account(user) -> Account:
+    """The customer's account, created on first need."""
+    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+        raise LedgerError(_("Only signed-in customers have a points account."))
+    account, _created = Account.objects.get_or_create(user=user)
+    return account
+
+
+def default_expiry(earned_at):
+    """When points earned at ``earned_at`` expire under the configured policy."""
+    if loyalty_settings.EXPIRY_POLICY == "lifetime":
+        return earned_at + relativedelta(months=loyalty_settings.EXPIRY_MONTHS)
+    return None
+
+
+# The verbs ---------------------------------------------------------------------
+
+
+def earn(account, points: int, *, key: str, reason: str, order=None, earned_at=None):
+    """Credit ``points`` in a new lot expiring by the configured policy."""
+    _check_points(points)
+    earned_at = earned_at or timezone.now()
+
+    def post(acct):
+        entry = _write(acct, Kind.EARN, points, key, reason, order=order, activity=True)
+        _new_lot(entry, points, earned_at, default_expiry(earned_at))
+        return entry
+
+    return _post(account, Kind.EARN, key, reason, post)
+
+
+def spend(account, points: int, *, key: str, reason: str, order=None, voucher=None):
+    """Debit ``points``, soonest-expiring lots first; never overdraws."""
+    _check_points(points)
+
+    def post(acct):
+        _require(acct, points)
+        entry = _write(
+            acct, Kind.SPEND, -points, key, reason, order=order, voucher=voucher, activity=True
+        )
+        _consume(entry, points)
+        return entry
+
+    return _post(account, Kind.SPEND, key, reason, post)
+
+
+def restore(spend_entry: LedgerEntry, *, key: str, reason: str, points: int | None = None):
+    """Give back what a spend took (all of it, or ``points`` of it), once.
+
+    The points come back with the expiry dates they had, so spending and
+    un-spending never extends their life. Restoring more than is left of the
+    spend is refused.
+    """
+    if not isinstance(spend_entry, LedgerEntry) or spend_entry.kind != Kind.SPEND:
+        raise LedgerError(_("Only a spend can be restored."))
+    if points is not None:
+        _check_points(points)
+
+    def post(acct):
+        restorable = -spend_entry.points - _restored(spend_entry)
+        amount = restorable if points is None else points
+        if amount <= 0 or amount > restorable:
+            raise LedgerError(
+                _("Cannot restore %(points)s points: %(left)d left to restore.")
+                % {"points": amount, "left": restorable}
+            )
+        entry = _write(
+            acct,
+            Kind.RESTORE,
+            amount,
+            key,
+            reason,
+            order=spend_entry.order_id,
+            voucher=spend_entry.voucher_id,
+            reverses=spend_entry,
+        )
+        _relot(entry, spend_entry, amount, already=(-spend_entry.points - restorable))
+        return entry
+
+    return _post(spend_entry.account_id, Kind.RESTORE, key, reason, post)
+
+
+def expire(lot: PointsLot, *, reason: str = "", key: str | None = None):
+    """Expire what is left of ``lot``. Returns None if nothing is left."""
+    if not isinstance(lot, PointsLot) or lot.pk is None:
+        raise LedgerError(_("Only a saved points lot can expire."))
+    key = key or keys.lot_expire(lot.pk)
+    reason = reason or str(_("Expired"))
+
+    def post(acct):
+        fresh = PointsLot.objects.get(pk=lot.pk)
+        if fresh.remaining == 0:
+            return None
+        entry = _write(acct, Kind.EXPIRE, -fresh.remaining, key, reason)
+        _take(entry, [fresh], fresh.remaining)
+        return entry
+
+    return _post(lot.account_id, Kind.EXPIRE, key, reason, post)
+
+
+def clawback(
+    account, points: int, *, key: str, reason: str, order=None, reverses: LedgerEntry | None = None
+):
+    """Take back up to ``points`` (for a refund after the points were earned).
+
+    If the customer already spent some of them, only what is left is taken:
+    the balance never goes below zero. Points still in the lot(s) that
+    ``reverses`` created go first. Returns None if the balance is zero.
+    """
+    _check_points(points)
+
+    def post(acct):
+        amount = min(points, acct.balance)
+        if amount == 0:
+            return None
+        entry = _write(acct, Kind.CLAWBACK, -amount, key, reason, order=order, reverses=reverses)
+        _consume(entry, amount, prefer_entry=reverses)
+        return entry
+
+    return _post(account, Kind.CLAWBACK, key, reason, post)
+
+
+def adjust(account, points: int, *, key: str, reason: str, staff_user):
+    """A staff member's correction, up or down, with the reason the customer will read."""
+    if isinstance(points, bool) or not isinstance(points, int) or points == 0:
+        raise LedgerError(_("Points must be a non-zero whole number."))
+    _check_points(abs(points))
+    if staff_user is None or not getattr(staff_user, "is_staff", False):
+        raise LedgerError(_("Only staff can adjust points."))
+
+    def post(acct):
+        if points < 0:
+            _require(acct, -points)
+        entry = _write(acct, Kind.ADJUSTMENT, points, key, reason, staff_user=staff_user)
+        if points > 0:
+            now = entry.created_at
+            _new_lot(entry, points, now, default_expiry(now))
+        else:
+            _consume(entry, -points)
+        return entry
+
+    return _post(account, Kind.ADJUSTMENT, key, reason, post)
+
+
+# Reading -----------------------------------------------------------------------
+
+
+def balance_from_entries(account) -> int:
+    """The balance recomputed from the entries: what ``Account.balance`` caches."""
+    pk = account.pk if isinstance(account, Account) else account
+    return LedgerEntry.objects.filter(account_id=pk).aggregate(s=Sum("points"))["s"] or 0
+
+
+# Internals ---------------------------------------------------------------------
+
+
+def _check_points(points):
+    if isinstance(points, bool) or not isinstance(points, int):
+        raise LedgerError(_("Points must be a whole number, got %(value)r.") % {"value": points})
+    if points <= 0:
+        raise LedgerError(_("Points must be more than zero, got %(value)d.") % {"value": points})
+    if points > MAX_POINTS:
+        raise LedgerError(
+            _("Points must be at most %(max)d, got %(value)d.")
+            % {"max": MAX_POINTS, "value": points}
+        )
+
+
+def _check_text(key, reason):
+    if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise LedgerError(
+            _("An idempotency key must be a non-empty text of at most %(max)d characters.")
+            % {"max": MAX_KEY_LENGTH}
+        )
+    reason = str(reason) if reason is not None else ""
+    if not reason.strip() or len(reason) > MAX_REASON_LENGTH:
+        raise LedgerError(
+            _("A reason must be a non-empty text of at most %(max)d characters.")
+            % {"max": MAX_REASON_LENGTH}
+        )
+
+
+def _post(account, kind, key, reason, post):
+    """Run ``post(locked_account)`` once per key, in a transaction."""
+    _check_text(key, reason)
+    pk = account.pk if isinstance(account, Account) else account
+    if isinstance(pk, bool) or not isinstance(pk, int):
+        raise LedgerError(_("Unknown points account %(account)r.") % {"account": account})
+    try:
+        with transaction.atomic():
+            try:
+                acct = Account.objects.select_for_update().get(pk=pk)
+            except Account.DoesNotExist:
+                raise LedgerError(
+                    _("Unknown points account %(account)r.") % {"account": account}
+                ) from None
+            existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+            if existing is not None:
+                return _replay(existing, pk, kind)
+            return post(acct)
+    except IntegrityError:
+        # Another account's entry took the key between our check and insert.
+        existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+        if existing is None:
+            raise
+        return _replay(existing, pk, kind)
+
+
+def _replay(existing, pk, kind):
+    if existing.account_id != pk or existing.kind != kind:
+        raise LedgerError(
+            _("The key %(key)r already names another entry.") % {"key": existing.idempotency_key}
+        )
+    return existing
+
+
+def _require(acct, points):
+    if acct.balance < points:
+        raise InsufficientPoints(acct.balance, points)
+
+
+def _write(acct, kind, points, key, reason, *, activity=False, order=None, voucher=None, **cause):
+    now = timezone.now()
+    acct.balance += points
+    fields = ["balance"]
+    if activity:
+        acct.last_activity_at = now
+        fields.append("last_activity_at")
+    acct.save(update_fields=fields)
+    return LedgerEntry.objects.create(
+        account=acct,
+        kind=kind,
+        points=points,
+        balance_after=acct.balance,
+        reason=str(reason),
+        idempotency_key=key,
+        created_at=now,
+        order_id=getattr(order, "pk", order),
+        voucher_id=getattr(voucher, "pk", voucher),
+        **cause,
+    )
+
+
+def _new_lot(entry, points, earned_at, expires_at):
+    PointsLot.objects.create(
+        account_id=entry.account_id,
+        entry=entry,
+        points=points,
+        remaining=points,
+        earned_at=earned_at,
+        expires_at=expires_at,
+    )
+
+
+def _consume(entry, points, prefer_entry=None):
+    lots = PointsLot.objects.filter(account_id=entry.account_id, remaining__gt=0)
+    order = [F("expires_at").asc(nulls_last=True), "id"]
+    if prefer_entry is not None:
+        lots = lots.annotate(preferred=Q(entry_id=prefer_entry.pk))
+        order.insert(0, F("preferred").desc())
+    _take(entry, lots.order_by(*order), points)
+
+
+def _take(entry, lots, points):
+    """Take ``points`` from ``lots`` in their order, recording each take."""
+    changed, takes = [], []
+    for lot in lots:
+        if points == 0:
+            break
+        n = min(lot.remaining, points)
+        lot.remaining -= n
+        points -= n
+        changed.append(lot)
+        takes.append(LotConsumption(entry=entry, lot=lot, points=n))
+    if points:  # the cached balance and the lots disagree: never write that
+        raise LedgerError(_("The account's points lots do not cover its balance."))
+    PointsLot.objects.bulk_update(changed, ["remaining"])
+    LotConsumption.objects.bulk_create(takes)
+
+
+def _restored(spend_entry):
+    return (
+        LedgerEntry.objects.filter(reverses=spend_entry, kind=Kind.RESTORE).aggregate(
+            s=Sum("points")
+        )["s"]
+        or 0
+    )
+
+
+def _relot(entry, spend_entry, amount, already):
+    """New lots for restored points, with the dates of the lots they were taken from.
+
+    Points are given back last-taken first; ``already`` of them were given back
+    by earlier restores.
+    """
+    takes = spend_entry.consumptions.select_related("lot").order_by("-id")
+    for take in takes:
+        skip = min(already, take.points)
+        already -= skip
+        n = min(take.points - skip, amount)
+        if n:
+            _new_lot(entry, n, take.lot.earned_at, take.lot.expires_at)
+            amount -= n
+        if amount == 0:
+            break
