@@ -1,4 +1,4 @@
-"""Backfilling historic orders: ``maturation.backfill`` against hand-written SQL.
+"""Backfilling historic orders: ``backfill.backfill`` against hand-written SQL.
 
     python bench/backfill.py                          # 1,000,000 orders, 100,000 customers
     python bench/backfill.py --orders 20000 --customers 2000
@@ -7,7 +7,7 @@ Builds users and historic orders (1 to 3 lines each, placed over the last two
 years; 1 in 100 a guest's, 1 in 50 cancelled) with set-based SQL in Oscar's
 own tables, and no points accounts (as in a store installing the plugin), then
 
-1. "ours": the real ``maturation.backfill(since)`` (chunks of TASK_CHUNK_SIZE
+1. "ours": the real ``backfill.backfill(since)`` (chunks of TASK_CHUNK_SIZE
    orders), timed, with the process's peak memory before and after; checks
    its awards against the orders in SQL; runs it a second time (it must
    record nothing), timed for information;
@@ -67,14 +67,14 @@ def main():
 
     from django.db import transaction
 
-    from oscar_loyalty import maturation
+    from oscar_loyalty import backfill
 
     # 1. Ours -------------------------------------------------------------------
-    print(f"\nours: maturation.backfill(since=..., chunk_size={args.chunk_size})")
+    print(f"\nours: backfill.backfill(since=..., chunk_size={args.chunk_size})")
     chunks = []
     rss_before = maxrss_mb()
     with Timer() as timer:
-        recorded = maturation.backfill(
+        recorded = backfill.backfill(
             since, chunk_size=args.chunk_size, progress=lambda done, total: chunks.append(done)
         )
     ours = timer.seconds
@@ -89,7 +89,7 @@ def main():
     )
     ok = verify("ours", t, expected, recorded)
     with Timer() as timer:
-        again = maturation.backfill(since, chunk_size=args.chunk_size)
+        again = backfill.backfill(since, chunk_size=args.chunk_size)
     print(f"  run again: recorded {again} in {timer.seconds:.2f} s")
     ok &= check("a second run records nothing", again == 0, again)
     ours_print = fingerprint(t)

@@ -25,7 +25,7 @@ collector paused.
 
 Then the queries the hook adds are counted for a 1-line and a 50-line basket,
 two ways: placement with the hook on minus off (what the checkout pays), and
-a direct call of ``receivers.placed`` (the task's work) on an order placed
+a direct call of ``orders.placed`` (the task's work) on an order placed
 with the hook off. Neither may depend on the number of lines.
 
 The final line is ``RATIO checkout <time on / time off>`` over all orders.
@@ -223,7 +223,7 @@ def count_hook_queries(shop, celery):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from oscar_loyalty import receivers
+    from oscar_loyalty import orders
 
     result = {}
     for lines in SIZES:
@@ -240,7 +240,7 @@ def count_hook_queries(shop, celery):
         shop.hook(False)
         order = placed[False][1]
         with CaptureQueriesContext(connection) as queries:
-            receivers.placed(order)
+            orders.placed(order)
         assert awarded(order), "the direct call recorded no award"
         sql = [q["sql"] for q in queries.captured_queries]
         result[lines] = {
@@ -327,7 +327,7 @@ def main():
         q = queries[lines]
         print(
             f"  {lines:2d} line(s): placement {q['placement_on']} on - {q['placement_off']} off "
-            f"= {q['difference']}; the task's work, receivers.placed(...) = {q['direct']} "
+            f"= {q['difference']}; the task's work, orders.placed(...) = {q['direct']} "
             f"statements, "
             f"{q['direct_sql']} without BEGIN/COMMIT/SAVEPOINT/RELEASE"
         )

@@ -1,4 +1,4 @@
-"""Maturing pending awards: ``maturation.mature_due_awards`` against hand-written SQL.
+"""Maturing pending awards: ``awards.mature_due_awards`` against hand-written SQL.
 
     python bench/maturation.py                      # 1,000,000 awards, 100,000 customers
     python bench/maturation.py --awards 20000 --customers 2000
@@ -82,7 +82,7 @@ def main():
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from oscar_loyalty import maturation
+    from oscar_loyalty import awards
     from oscar_loyalty.conf import loyalty_settings
 
     chunk_size = args.chunk_size or loyalty_settings.TASK_CHUNK_SIZE
@@ -100,13 +100,13 @@ def main():
     print(f"  due awards: {expected['awards']:,}, points due: {expected['points']:,}")
 
     # 1. Ours -------------------------------------------------------------------
-    print(f"\nours: maturation.mature_due_awards(now=..., chunk_size={chunk_size})")
+    print(f"\nours: awards.mature_due_awards(now=..., chunk_size={chunk_size})")
     warn_open_transactions("before ours")
     rss_before = maxrss_mb()
     breakdown = Breakdown()
     with connection.execute_wrapper(breakdown) if not args.no_breakdown else nullcontext():
         with Timer() as t:
-            posted = maturation.mature_due_awards(now=now, chunk_size=args.chunk_size)
+            posted = awards.mature_due_awards(now=now, chunk_size=args.chunk_size)
         breakdown.end = time.perf_counter()
     ours = t.seconds
     rss_after = maxrss_mb()

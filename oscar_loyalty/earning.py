@@ -2,7 +2,7 @@
 
 The rule is one class, ``EarningRule``. A store that wants another rule
 subclasses it and names the subclass in ``OSCAR_LOYALTY_EARNING_RULE``; no fork
-needed. It only computes: recording and posting points is maturation's and the
+needed. It only computes: recording and posting points is awards' and the
 ledger's job.
 
 Rounding: each line's weighted amount (amount paid x campaign multiplier) is

@@ -8,6 +8,7 @@ basket, when they expire, or when the order that used them is cancelled; each
 redemption is restored at most once (key ``restore:redemption:<id>``).
 """
 
+import logging
 import secrets
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -23,6 +24,7 @@ from .conf import loyalty_settings
 from .exceptions import RedemptionError
 from .models import Account, LedgerEntry, OwnerCondition, Redemption, Reward
 
+logger = logging.getLogger(__name__)
 Basket = get_model("basket", "Basket")
 Voucher = get_model("voucher", "Voucher")
 ConditionalOffer = get_model("offer", "ConditionalOffer")
@@ -143,6 +145,18 @@ def claim_reward(user, reward_id) -> Redemption:
         reward.claimed += 1
         reward.save(update_fields=["claimed"])
     return redemption
+
+
+def voucher_removed(voucher) -> None:
+    """A voucher was taken out of a basket: if it was a points voucher, its points come back."""
+    active = Redemption.objects.filter(
+        voucher=voucher, reward=None, status=Status.ACTIVE
+    ).values_list("pk", flat=True)
+    for pk in active:
+        try:
+            restore(pk, _("Points voucher removed from the basket"))
+        except Exception:
+            logger.exception("oscar_loyalty: restoring redemption %s failed", pk)
 
 
 def restore(redemption_id, reason=None) -> LedgerEntry | None:

@@ -26,10 +26,10 @@ from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
 from . import keys, ledger
+from .awards import take_back
 from .conf import loyalty_settings
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
 from .earning import get_earning_rule
-from .maturation import take_back
 from .models import MarketingConsent, PendingAward, Referral, ReferralCode
 
 logger = logging.getLogger(__name__)

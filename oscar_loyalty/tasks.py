@@ -1,4 +1,5 @@
-"""Celery tasks: thin wrappers, the work is in maturation.py and receivers.py.
+"""Celery tasks: thin wrappers; the work is in ``orders``, ``awards``, ``expiry`` and
+``redemption``. Never imports ``receivers`` (which queues these).
 
 Each is safe to run twice at once or to be redelivered.
 """
@@ -7,7 +8,7 @@ from celery import shared_task
 from django.db import transaction
 from oscar.core.loading import get_model
 
-from . import maturation, receivers, redemption
+from . import awards, expiry, orders, redemption
 
 Order = get_model("order", "Order")
 
@@ -32,17 +33,17 @@ def order_placed(self, order_id):
         order = Order.objects.select_for_update(of=("self",)).filter(pk=order_id).first()
         if order is None:
             raise self.retry()
-        receivers.placed(order)
+        orders.placed(order)
 
 
 @shared_task(name="oscar_loyalty.mature_awards", ignore_result=True)
 def mature_awards():
-    return maturation.mature_due_awards()
+    return awards.mature_due_awards()
 
 
 @shared_task(name="oscar_loyalty.expire_points", ignore_result=True)
 def expire_points():
-    return maturation.expire_due_points()
+    return expiry.expire_due_points()
 
 
 @shared_task(name="oscar_loyalty.restore_unused_redemptions", ignore_result=True)

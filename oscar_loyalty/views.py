@@ -14,7 +14,7 @@ from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
-from . import maturation, redemption, referrals
+from . import awards, expiry, redemption, referrals
 from .conf import loyalty_settings
 from .models import Account, LedgerEntry, Redemption, Referral, Reward
 
@@ -39,8 +39,8 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context.update(self.referral_context())
         if account is None:
             return context
-        context["pending"] = list(maturation.pending_awards(account))
-        context["expiring"] = maturation.expiring_soon(account, days=30)
+        context["pending"] = list(awards.pending_awards(account))
+        context["expiring"] = expiry.expiring_soon(account, days=30)
         entries, older = self.history(account)
         context["entries"] = entries
         context["older_than"] = entries[-1].pk if older else None

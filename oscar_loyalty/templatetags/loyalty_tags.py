@@ -15,7 +15,7 @@ def points(value):
 @register.simple_tag
 def order_points(order):
     """The pending award ``order`` earns (points, matures_at), or None."""
-    from ..maturation import order_points
+    from ..awards import order_points
 
     return order_points(order) if order is not None else None
 

@@ -9,7 +9,7 @@ from django.test import RequestFactory, override_settings
 from oscar.apps.customer.signals import user_registered
 from oscar.core.loading import get_model
 
-from oscar_loyalty import ledger, maturation, referrals
+from oscar_loyalty import awards, ledger, referrals
 from oscar_loyalty.models import MarketingConsent, PendingAward, Referral, ReferralCode
 
 pytestmark = pytest.mark.django_db
@@ -62,9 +62,9 @@ def test_link_sign_up_first_order_and_thirty_days_later_the_referrer_earns(
     order = at(DAY0, place_order, friend, [("50.00", 1)])
     award = PendingAward.objects.get(referral=referral)
     assert (award.account.user, award.points) == (customer, 100)
-    at(DAY0 + timedelta(days=29), maturation.mature_due_awards)
+    at(DAY0 + timedelta(days=29), awards.mature_due_awards)
     assert ledger.get_account(customer).balance == 0
-    at(DAY0 + timedelta(days=30), maturation.mature_due_awards)
+    at(DAY0 + timedelta(days=30), awards.mature_due_awards)
     assert ledger.get_account(customer).balance == 100
     assert ledger.get_account(friend).balance == 5  # their own order's points
     assert referrals.figures(customer) == {"visits": 1, "signups": 1, "rewarded": 1}
@@ -179,7 +179,7 @@ def test_monthly_cap(django_app, customer, code, place_order):
 def test_cancelled_first_order_earns_nothing(customer, friend, place_order):
     order = at(DAY0, place_order, friend, [("50.00", 1)])
     at(DAY0 + timedelta(days=5), order.set_status, "Cancelled")
-    at(DAY0 + timedelta(days=31), maturation.mature_due_awards)
+    at(DAY0 + timedelta(days=31), awards.mature_due_awards)
     assert ledger.get_account(customer).balance == 0
 
 
@@ -187,7 +187,7 @@ def test_refund_below_the_minimum_after_maturity_takes_the_reward_back(
     customer, friend, place_order
 ):
     order = at(DAY0, place_order, friend, [("15.00", 1), ("15.00", 1)])
-    at(DAY0 + timedelta(days=30), maturation.mature_due_awards)
+    at(DAY0 + timedelta(days=30), awards.mature_due_awards)
     assert ledger.get_account(customer).balance == 100
     at(DAY0 + timedelta(days=40), order.lines.first().set_status, "Refunded")
     assert ledger.get_account(customer).balance == 0
@@ -196,7 +196,7 @@ def test_refund_below_the_minimum_after_maturity_takes_the_reward_back(
 def test_staff_void_a_referral(customer, friend, place_order, staff):
     at(DAY0, place_order, friend, [("50.00", 1)])
     referrals.void(Referral.objects.get(), staff)
-    at(DAY0 + timedelta(days=31), maturation.mature_due_awards)
+    at(DAY0 + timedelta(days=31), awards.mature_due_awards)
     assert ledger.get_account(customer).balance == 0
     assert Referral.objects.get().status == Referral.Status.VOID
 

@@ -10,7 +10,7 @@ from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from oscar_loyalty import ledger, maturation
+from oscar_loyalty import awards, ledger
 from oscar_loyalty.models import LedgerEntry
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ def history(customer, place_order):
     with time_machine.travel(DAY0, tick=False):
         earned = place_order(customer, [("1200.00", 1)])
     with time_machine.travel(DAY0 + timedelta(days=30), tick=False):
-        maturation.mature_due_awards()
+        awards.mature_due_awards()
         ledger.spend(ledger.get_account(customer), 20, key="s", reason="r", order=earned)
     with time_machine.travel(DAY0 + timedelta(days=340), tick=False):
         pending = place_order(customer, [("55.00", 1)])

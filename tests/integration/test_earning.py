@@ -10,7 +10,7 @@ from oscar.apps.shipping.methods import FixedPrice
 from oscar.core.loading import get_model
 from oscar.test.factories import create_offer, create_product, create_stockrecord
 
-from oscar_loyalty import earning, receivers
+from oscar_loyalty import earning, orders, receivers
 from oscar_loyalty.models import BonusCampaign, PendingAward
 
 pytestmark = pytest.mark.django_db
@@ -158,7 +158,7 @@ def test_an_error_in_the_hook_never_breaks_checkout(customer, place_order, monke
     def broken():
         raise RuntimeError("rule exploded")
 
-    monkeypatch.setattr("oscar_loyalty.maturation.get_earning_rule", broken)
+    monkeypatch.setattr("oscar_loyalty.awards.get_earning_rule", broken)
     order = place_order(customer)
     assert order.pk and order.lines.count() == 1
     assert not PendingAward.objects.filter(order=order).exists()
@@ -172,7 +172,7 @@ def test_a_database_error_in_the_hook_leaves_the_checkout_transaction_usable(
         with connection.cursor() as cursor:
             cursor.execute("SELECT * FROM no_such_table")
 
-    monkeypatch.setattr("oscar_loyalty.maturation.record_award", bad_sql)
+    monkeypatch.setattr("oscar_loyalty.awards.record_award", bad_sql)
     order = place_order(customer)
     assert order.lines.count() == 1  # the connection still works
 
@@ -225,7 +225,7 @@ def test_the_orders_work_costs_the_same_queries_for_1_and_50_lines(customer, pla
         PendingAward.objects.filter(order=order).delete()
         order = type(order).objects.get(pk=order.pk)
         with CaptureQueriesContext(connection) as queries:
-            receivers.placed(order)
+            orders.placed(order)
         assert PendingAward.objects.filter(order=order).exists()
         counts.append(len(queries))
     assert counts[0] == counts[1], counts
@@ -234,23 +234,23 @@ def test_the_orders_work_costs_the_same_queries_for_1_and_50_lines(customer, pla
 def test_the_confirmation_shows_what_the_order_earns_even_before_its_task_ran(
     customer, place_order
 ):
-    from oscar_loyalty import maturation
+    from oscar_loyalty import awards
 
     with time_machine.travel(DAY0, tick=False):
         order = place_order(customer, [("120.00", 1)])
-    shown = maturation.order_points(order)
+    shown = awards.order_points(order)
     assert (shown.points, shown.matures_at) == (12, DAY0 + timedelta(days=30))
     PendingAward.objects.filter(order=order).delete()  # as if its task were still queued
-    unsaved = maturation.order_points(order)
+    unsaved = awards.order_points(order)
     assert (unsaved.points, unsaved.matures_at, unsaved.pk) == (12, DAY0 + timedelta(days=30), None)
     assert not PendingAward.objects.exists()
 
 
 def test_the_confirmation_shows_nothing_for_guests_cheap_or_cancelled_orders(customer, place_order):
-    from oscar_loyalty import maturation
+    from oscar_loyalty import awards
 
-    assert maturation.order_points(place_order(None, [("120.00", 1)])) is None
-    assert maturation.order_points(place_order(customer, [("9.99", 1)])) is None
+    assert awards.order_points(place_order(None, [("120.00", 1)])) is None
+    assert awards.order_points(place_order(customer, [("9.99", 1)])) is None
     cancelled = place_order(customer, [("120.00", 1)])
     cancelled.set_status("Cancelled")
-    assert maturation.order_points(cancelled) is None
+    assert awards.order_points(cancelled) is None

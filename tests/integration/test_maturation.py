@@ -6,7 +6,7 @@ import time_machine
 from django.test import override_settings
 from oscar.core.loading import get_class, get_model
 
-from oscar_loyalty import ledger, maturation
+from oscar_loyalty import awards, expiry, ledger
 from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot
 
@@ -46,9 +46,9 @@ def order(customer, place_order):
 
 
 def test_pending_on_day_29_earned_on_day_30(customer, order):
-    assert at(day(29, 86399), maturation.mature_due_awards) == 0
+    assert at(day(29, 86399), awards.mature_due_awards) == 0
     assert balance(customer) == 0
-    assert at(day(30), maturation.mature_due_awards) == 1
+    assert at(day(30), awards.mature_due_awards) == 1
     assert balance(customer) == 20
     entry = LedgerEntry.objects.get(order=order)
     assert (entry.kind, entry.reason, entry.idempotency_key) == (
@@ -64,7 +64,7 @@ def test_pending_on_day_29_earned_on_day_30(customer, order):
 def test_cancelled_on_day_10_earns_nothing(customer, order):
     at(day(10), order.set_status, "Cancelled")
     assert PendingAward.objects.get(order=order).status == PendingAward.Status.VOID
-    assert at(day(30), maturation.mature_due_awards) == 0
+    assert at(day(30), awards.mature_due_awards) == 0
     assert balance(customer) == 0
 
 
@@ -72,7 +72,7 @@ def test_half_the_lines_refunded_on_day_10_earns_half(customer, order):
     line = order.lines.first()
     at(day(10), line.set_status, "Refunded")
     assert PendingAward.objects.get(order=order).points == 10
-    at(day(30), maturation.mature_due_awards)
+    at(day(30), awards.mature_due_awards)
     assert balance(customer) == 10
 
 
@@ -95,7 +95,7 @@ def test_other_payment_events_change_nothing(customer, order):
 
 
 def test_refund_on_day_40_claws_back(customer, order):
-    at(day(30), maturation.mature_due_awards)
+    at(day(30), awards.mature_due_awards)
     line = order.lines.first()
     line.set_status("Shipped")
     at(day(40), line.set_status, "Returned")
@@ -111,7 +111,7 @@ def test_refund_on_day_40_claws_back(customer, order):
 
 
 def test_clawback_after_the_points_were_spent_takes_what_is_left(customer, order):
-    at(day(30), maturation.mature_due_awards)
+    at(day(30), awards.mature_due_awards)
     account = ledger.get_account(customer)
     ledger.spend(account, 15, key="spend:1", reason="Used")
     at(day(40), order.set_status, "Cancelled")
@@ -120,8 +120,8 @@ def test_clawback_after_the_points_were_spent_takes_what_is_left(customer, order
 
 
 def test_the_task_delivered_twice_posts_once(customer, order):
-    assert at(day(30), maturation.mature_due_awards) == 1
-    assert at(day(30), maturation.mature_due_awards) == 0
+    assert at(day(30), awards.mature_due_awards) == 1
+    assert at(day(30), awards.mature_due_awards) == 0
     award = PendingAward.objects.get(order=order)
     assert at(day(31), bulk.earn_awards, [award.pk], day(31)) == 0
     assert LedgerEntry.objects.filter(kind=Kind.EARN).count() == 1
@@ -132,7 +132,7 @@ def test_maturation_works_in_chunks_across_accounts(django_user_model, place_ord
     users = [django_user_model.objects.create_user(f"u{i}", f"u{i}@x.com") for i in range(3)]
     for i in range(7):
         at(day(0), place_order, users[i % 3], [("10.00", i + 1)])
-    assert at(day(30), maturation.mature_due_awards, chunk_size=2) == 7
+    assert at(day(30), awards.mature_due_awards, chunk_size=2) == 7
     assert [balance(u) for u in users] == [1 + 4 + 7, 2 + 5, 3 + 6]
     for user in users:
         balances = list(
@@ -144,43 +144,43 @@ def test_maturation_works_in_chunks_across_accounts(django_user_model, place_ord
 
 
 def test_points_expire_on_the_exact_day(customer, order):
-    at(day(30), maturation.mature_due_awards)
+    at(day(30), awards.mature_due_awards)
     expires = PointsLot.objects.get().expires_at
-    assert at(expires - timedelta(seconds=1), maturation.expire_due_points) == 0
+    assert at(expires - timedelta(seconds=1), expiry.expire_due_points) == 0
     assert balance(customer) == 20
-    assert at(expires, maturation.expire_due_points) == 1
+    assert at(expires, expiry.expire_due_points) == 1
     assert balance(customer) == 0
     entry = LedgerEntry.objects.get(kind=Kind.EXPIRE)
     assert (entry.points, entry.reason) == (-20, "Expired")
-    assert at(expires, maturation.expire_due_points) == 0
+    assert at(expires, expiry.expire_due_points) == 0
 
 
 def test_expiry_takes_only_what_was_not_spent(customer, order):
-    at(day(30), maturation.mature_due_awards)
+    at(day(30), awards.mature_due_awards)
     ledger.spend(ledger.get_account(customer), 12, key="s", reason="Used")
-    at(day(400), maturation.expire_due_points)
+    at(day(400), expiry.expire_due_points)
     assert LedgerEntry.objects.get(kind=Kind.EXPIRE).points == -8
     assert balance(customer) == 0
 
 
 @override_settings(OSCAR_LOYALTY_EXPIRY_POLICY="inactivity", OSCAR_LOYALTY_EXPIRY_MONTHS=6)
 def test_inactivity_policy_expires_everything_after_months_without_activity(customer, order):
-    at(day(30), maturation.mature_due_awards)  # activity on day 30
+    at(day(30), awards.mature_due_awards)  # activity on day 30
     assert PointsLot.objects.get().expires_at is None
     account = ledger.get_account(customer)
     six_months = datetime(2026, 8, 14, 9, tzinfo=UTC)
-    assert maturation.expiring_soon(account, days=30, now=six_months - timedelta(days=10)) == [
+    assert expiry.expiring_soon(account, days=30, now=six_months - timedelta(days=10)) == [
         (six_months.date(), 20)
     ]
-    assert at(six_months - timedelta(seconds=1), maturation.expire_due_points) == 0
-    assert at(six_months, maturation.expire_due_points) == 1
+    assert at(six_months - timedelta(seconds=1), expiry.expire_due_points) == 0
+    assert at(six_months, expiry.expire_due_points) == 1
     assert balance(customer) == 0
 
 
 @override_settings(OSCAR_LOYALTY_EXPIRY_POLICY="never")
 def test_never_policy_expires_nothing(customer, order):
-    at(day(30), maturation.mature_due_awards)
-    assert at(day(3000), maturation.expire_due_points) == 0
+    at(day(30), awards.mature_due_awards)
+    assert at(day(3000), expiry.expire_due_points) == 0
     assert balance(customer) == 20
 
 
@@ -190,14 +190,14 @@ def test_expiring_soon_groups_by_day(customer):
     at(day(0, 60), ledger.earn, account, 7, key="b", reason="r")
     at(day(20), ledger.earn, account, 9, key="c", reason="r")
     first = datetime(2027, 1, 15, 9, tzinfo=UTC)
-    assert maturation.expiring_soon(account, days=30, now=first - timedelta(days=29)) == [
+    assert expiry.expiring_soon(account, days=30, now=first - timedelta(days=29)) == [
         (first.date(), 12),
     ]
-    assert maturation.expiring_soon(account, days=30, now=first - timedelta(days=5)) == [
+    assert expiry.expiring_soon(account, days=30, now=first - timedelta(days=5)) == [
         (first.date(), 12),
         ((first + timedelta(days=20)).date(), 9),
     ]
-    assert maturation.expiring_soon(account, days=30, now=first - timedelta(days=40)) == []
+    assert expiry.expiring_soon(account, days=30, now=first - timedelta(days=40)) == []
 
 
 def test_units_refunded_before_the_task_ran_are_left_out_of_the_award(
@@ -212,5 +212,5 @@ def test_units_refunded_before_the_task_ran_are_left_out_of_the_award(
     at(day(1), tasks.order_placed.apply, args=queued, throw=True)
     award = PendingAward.objects.get(order=order)
     assert (award.points, award.original_points) == (10, 20)
-    assert at(day(30), maturation.mature_due_awards) == 1
+    assert at(day(30), awards.mature_due_awards) == 1
     assert balance(customer) == 10

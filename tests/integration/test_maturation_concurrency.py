@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from oscar_loyalty import ledger, maturation
+from oscar_loyalty import awards, ledger
 from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import Account, LedgerEntry, PendingAward
 
@@ -27,7 +27,7 @@ def test_two_runs_at_once_post_every_award_exactly_once(django_user_model, place
         for i in range(24):
             place_order(users[i % 4], [("10.00", 1 + i % 5)])
     later = DAY0 + timedelta(days=31)
-    results = run_together(4, lambda i: maturation.mature_due_awards(now=later, chunk_size=3))
+    results = run_together(4, lambda i: awards.mature_due_awards(now=later, chunk_size=3))
     assert all(isinstance(r, int) for r in results), results
     assert sum(results) == 24
     assert LedgerEntry.objects.filter(kind="earn").count() == 24
@@ -48,7 +48,7 @@ def test_maturation_racing_other_writers_keeps_every_balance_right(django_user_m
 
     def work(i):
         if i < 2:
-            return maturation.mature_due_awards(now=later, chunk_size=4)
+            return awards.mature_due_awards(now=later, chunk_size=4)
         for n in range(20):
             ledger.earn(accounts[n % 3], 1, key=f"bonus:{i}:{n}", reason="Bonus")
         return 0

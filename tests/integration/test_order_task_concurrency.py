@@ -6,7 +6,7 @@ import time
 import pytest
 from django.db import connection
 
-from oscar_loyalty import maturation, tasks
+from oscar_loyalty import awards, tasks
 from oscar_loyalty.models import PendingAward
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -19,14 +19,14 @@ def test_a_cancellation_saved_while_the_task_runs_still_voids_the_award(
     monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", queued.append)
     order = place_order(customer, [("120.00", 1)])
     recording, go_on = threading.Event(), threading.Event()
-    record_award = maturation.record_award
+    record_award = awards.record_award
 
     def slow_record_award(order):
         recording.set()
         go_on.wait(10)  # the cancellation is saved meanwhile
         record_award(order)
 
-    monkeypatch.setattr(maturation, "record_award", slow_record_award)
+    monkeypatch.setattr(awards, "record_award", slow_record_award)
 
     def run_task():
         try:

@@ -10,7 +10,7 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import ledger, maturation, redemption
+from oscar_loyalty import awards, ledger, redemption
 from oscar_loyalty.models import LedgerEntry, PendingAward, Redemption, Reward
 
 pytestmark = pytest.mark.django_db
@@ -232,7 +232,7 @@ def test_claimed_reward_codes_are_not_given_back_by_the_expiry_job(rich):
 
 
 def test_maturation_still_balances_with_spends(rich):
-    assert maturation.mature_due_awards() == 0
+    assert awards.mature_due_awards() == 0
 
 
 def test_an_order_cancelled_before_its_task_ran_earns_nothing_and_gives_the_points_back(

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from oscar_loyalty import maturation
+from oscar_loyalty import awards, backfill
 
 
 def _date(value):
@@ -40,14 +40,14 @@ class Command(BaseCommand):
         if chunk_size is not None and not 1 <= chunk_size <= 100_000:
             raise CommandError("--chunk-size must be from 1 to 100000.")
         show = options["verbosity"] > 0 and sys.stderr.isatty()
-        recorded = maturation.backfill(
+        recorded = backfill.backfill(
             since, until, chunk_size, progress=self._progress if show else None
         )
         if show:
             sys.stderr.write("\n")
         self.stdout.write(f"Recorded {recorded} pending awards.")
         if not no_mature:
-            posted = maturation.mature_due_awards()
+            posted = awards.mature_due_awards()
             self.stdout.write(f"Posted {posted} awards whose return window has passed.")
 
     def _progress(self, done, total):

@@ -16,7 +16,7 @@ from oscar.apps.partner.strategy import Default
 from oscar.apps.shipping.methods import Free
 from oscar.core.loading import get_model
 
-from oscar_loyalty import ledger, maturation
+from oscar_loyalty import awards, ledger
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
@@ -151,7 +151,7 @@ class Command(BaseCommand):
             placed = now - timedelta(days=days_ago)
             Order.objects.filter(pk=order.pk).update(date_placed=placed)
             PendingAward.objects.filter(order=order).update(matures_at=placed + timedelta(days=30))
-        maturation.mature_due_awards()
+        awards.mature_due_awards()
         ledger.adjust(
             ledger.get_account(customer),
             10,

@@ -1,22 +1,25 @@
-"""The return window: an order's points wait as a pending award until it passes.
+"""Pending awards: the points an order will earn once its return window passes.
 
 Placing an order records a pending award; cancelling voids it; refunds prorate
-it; once it matures a periodic task posts it to the ledger. After maturity a
-cancellation or refund takes points back through ``ledger.clawback``.
-Expiry of earned points lives here too, as the other periodic job.
+it; once it matures a periodic job posts it to the ledger (``ledger.bulk``).
+After maturity a cancellation or refund takes points back through
+``ledger.clawback``. The pages read awards through ``order_points`` and
+``pending_awards``.
 
-Every function here reads and writes awards only under a row lock, so signals
-and tasks racing for the same order serialise.
+Every function here changes awards only under a row lock, so signals and
+tasks racing for the same order serialise. What a placed, cancelled or
+refunded order means is decided in ``orders``; this module does the sums.
 """
 
+from __future__ import annotations
+
 import logging
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 
-from dateutil.relativedelta import relativedelta
 from django.db import transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
@@ -25,11 +28,9 @@ from . import keys, ledger
 from .conf import loyalty_settings
 from .earning import get_earning_rule
 from .ledger import bulk
-from .models import Account, LedgerEntry, PendingAward, PointsLot
+from .models import Account, LedgerEntry, PendingAward
 
 logger = logging.getLogger(__name__)
-Order = get_model("order", "Order")
-Line = get_model("order", "Line")
 PaymentEventQuantity = get_model("order", "PaymentEventQuantity")
 Status = PendingAward.Status
 
@@ -54,7 +55,9 @@ def record_award(order) -> None:
     )
 
 
-def award_fields(rule, order, lines=None, refunded=None) -> dict | None:
+def award_fields(
+    rule, order, lines: list | None = None, refunded: dict[int, int] | None = None
+) -> dict | None:
     """The pending award's fields for ``order`` (None if it earns nothing).
 
     ``refunded`` (units by line id, with ``lines`` given) prorates it at once:
@@ -99,7 +102,7 @@ def recompute_award(order) -> None:
     _reduce_awards(order, target)
 
 
-def refunded_quantities(lines) -> dict[int, int]:
+def refunded_quantities(lines: Iterable) -> dict[int, int]:
     """How many units of each of these order lines came back, by line id.
 
     Two things Oscar records count: a line whose status is one of
@@ -126,7 +129,12 @@ def refunded_quantities(lines) -> dict[int, int]:
     return result
 
 
-def prorated_points(line_values, original_points, quantities, refunded) -> int:
+def prorated_points(
+    line_values: dict[str, str],
+    original_points: int,
+    quantities: dict[int, int],
+    refunded: dict[int, int],
+) -> int:
     """``original_points`` scaled by the share of the value kept, rounded down.
 
     ``quantities`` and ``refunded`` are units by line id.
@@ -137,7 +145,9 @@ def prorated_points(line_values, original_points, quantities, refunded) -> int:
     return int(original_points * kept_value(line_values, quantities, refunded) / total)
 
 
-def kept_value(line_values, quantities, refunded) -> Decimal:
+def kept_value(
+    line_values: dict[str, str], quantities: dict[int, int], refunded: dict[int, int]
+) -> Decimal:
     """What the order's lines are worth once ``refunded`` units are taken out."""
     return sum(
         (
@@ -149,7 +159,7 @@ def kept_value(line_values, quantities, refunded) -> Decimal:
     )
 
 
-def _reduce_awards(order, target_points) -> None:
+def _reduce_awards(order, target_points: Callable[[PendingAward], int]) -> None:
     """Lower the order's awards to ``target_points(award)``, taking back what was earned."""
     with transaction.atomic():
         awards = (
@@ -170,7 +180,7 @@ def _reduce_awards(order, target_points) -> None:
                 take_back(award, target)
 
 
-def take_back(award, target) -> None:
+def take_back(award: PendingAward, target: int) -> None:
     """Claw back what ``award`` earned above ``target`` points (at most its balance)."""
     earned = LedgerEntry.objects.filter(idempotency_key=award.key).first()
     if earned is None:  # earned with 0 points: nothing to take back
@@ -195,79 +205,7 @@ def take_back(award, target) -> None:
     award.save(update_fields=["points"])
 
 
-# Backfill --------------------------------------------------------------------
-
-
-def backfill(since, until=None, chunk_size=None, progress=None) -> int:
-    """Record awards for orders placed before the plugin was installed.
-
-    Orders of signed-in customers placed from ``since`` (to ``until``) that
-    have no award get one, dated from when they were placed, so their return
-    window is respected; those already due mature at the next task run.
-    Cancelled orders and refunded units earn nothing. Works in chunks of
-    ``chunk_size`` orders with a fixed number of queries each; running it
-    again records nothing twice. ``progress(done, total)`` is called per chunk.
-    Returns the number of awards recorded.
-    """
-    chunk_size = chunk_size or loyalty_settings.TASK_CHUNK_SIZE
-    has_award = PendingAward.objects.filter(order=OuterRef("pk"), referral=None)
-    orders = (
-        Order.objects.filter(user__isnull=False, date_placed__gte=since)
-        .exclude(Exists(has_award))
-        .exclude(status__in=loyalty_settings.CANCELLED_ORDER_STATUSES)
-        .order_by("pk")
-    )
-    if until is not None:
-        orders = orders.filter(date_placed__lt=until)
-    total = orders.count()
-    rule = get_earning_rule()
-    recorded = done = last_pk = 0
-    while True:
-        chunk = list(orders.filter(pk__gt=last_pk)[:chunk_size])
-        if not chunk:
-            return recorded
-        last_pk = chunk[-1].pk
-        account_ids = _account_ids({order.user_id for order in chunk})
-        # The chunk's lines in one query, grouped here (a prefetch costs a queryset per order).
-        all_lines = list(
-            Line.objects.filter(order_id__in=[order.pk for order in chunk])
-            .select_related("product")
-            .order_by("pk")
-        )
-        lines_of = {}
-        for line in all_lines:
-            lines_of.setdefault(line.order_id, []).append(line)
-        refunded = refunded_quantities(all_lines)
-        awards = []
-        for order in chunk:
-            lines = lines_of.get(order.pk, [])
-            for line in lines:
-                line.order = order  # a rule may read it; no query per line
-            fields = award_fields(rule, order, lines, refunded)
-            if fields is not None:
-                awards.append(
-                    PendingAward(order=order, account_id=account_ids[order.user_id], **fields)
-                )
-        recorded += len(PendingAward.objects.bulk_create(awards, ignore_conflicts=True))
-        done += len(chunk)
-        if progress:
-            progress(min(done, total), total)
-
-
-def _account_ids(user_ids) -> dict[int, int]:
-    """Account ids by user id, creating the missing accounts (two statements more)."""
-    found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
-    missing = [pk for pk in user_ids if pk not in found]
-    if missing:
-        Account.objects.bulk_create([Account(user_id=pk) for pk in missing], ignore_conflicts=True)
-        found.update(Account.objects.filter(user_id__in=missing).values_list("user_id", "pk"))
-    return found
-
-
-# The periodic jobs -----------------------------------------------------------
-
-
-def mature_due_awards(now=None, chunk_size=None) -> int:
+def mature_due_awards(now: datetime | None = None, chunk_size: int | None = None) -> int:
     """Post every award whose return window has passed. Returns entries posted.
 
     One transaction per chunk; awards another run has locked are skipped, so
@@ -287,60 +225,6 @@ def mature_due_awards(now=None, chunk_size=None) -> int:
         posted += n
 
 
-def expire_due_points(now=None, chunk_size=None) -> int:
-    """Post the expiry of every lot the policy says is over. Returns entries posted."""
-    now = now or timezone.now()
-    chunk_size = chunk_size or loyalty_settings.TASK_CHUNK_SIZE
-    due = _expired_lots(now)
-    if due is None:
-        return 0
-    reason = _("Expired")
-    posted = 0
-    while True:
-        with transaction.atomic():
-            ids = list(due.order_by("id").values_list("id", flat=True)[:chunk_size])
-            n = bulk.expire_lots(ids, now, reason) if ids else 0
-        if n == 0:
-            return posted
-        posted += n
-
-
-def _expired_lots(now):
-    policy = loyalty_settings.EXPIRY_POLICY
-    lots = PointsLot.objects.filter(remaining__gt=0)
-    if policy == "lifetime":
-        return lots.filter(expires_at__lte=now)
-    if policy == "inactivity":
-        idle_since = now - relativedelta(months=loyalty_settings.EXPIRY_MONTHS)
-        return lots.annotate(
-            active_at=Coalesce("account__last_activity_at", "account__created_at")
-        ).filter(active_at__lte=idle_since)
-    return None
-
-
-def expiring_soon(account, days=30, now=None) -> list[tuple]:
-    """[(date, points)] that expire within ``days``, soonest first."""
-    now = now or timezone.now()
-    until = now + timedelta(days=days)
-    policy = loyalty_settings.EXPIRY_POLICY
-    if policy == "lifetime":
-        return list(
-            PointsLot.objects.filter(
-                account=account, remaining__gt=0, expires_at__gt=now, expires_at__lte=until
-            )
-            .annotate(day=TruncDate("expires_at"))
-            .values_list("day")
-            .annotate(points=Sum("remaining"))
-            .order_by("day")
-        )
-    if policy == "inactivity" and account.balance > 0:
-        active_at = account.last_activity_at or account.created_at
-        at = active_at + relativedelta(months=loyalty_settings.EXPIRY_MONTHS)
-        if now < at <= until:
-            return [(at.date(), account.balance)]
-    return []
-
-
 def order_points(order) -> PendingAward | None:
     """What ``order`` will earn, for its confirmation page: its pending award.
 
@@ -357,7 +241,7 @@ def order_points(order) -> PendingAward | None:
     return award if award.status == Status.PENDING and award.points > 0 else None
 
 
-def pending_awards(account):
+def pending_awards(account: Account) -> QuerySet[PendingAward]:
     """The account's awards still in their return window, soonest first."""
     return (
         PendingAward.objects.filter(account=account, status=Status.PENDING, points__gt=0)

@@ -1,0 +1,58 @@
+"""What a placed, cancelled or refunded order means for loyalty.
+
+Receivers and tasks only decide *when*; this module decides *what*. Loyalty
+must never break a checkout or an order update (rule 4 of the design): each
+step runs in a savepoint and logs its errors instead of raising them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from django.db import transaction
+
+from . import awards, redemption, referrals
+from .conf import loyalty_settings
+
+logger = logging.getLogger(__name__)
+
+
+def _safely(action: Callable, order) -> None:
+    try:
+        with transaction.atomic():
+            action(order)
+    except Exception:
+        logger.exception("oscar_loyalty: %s failed for order %s", action.__name__, order.number)
+
+
+def placed(order) -> None:
+    """What a placed order means for loyalty, in one transaction, each step in a savepoint.
+
+    The order may have been cancelled while its task waited in the queue (the
+    cancellation then found nothing to undo): it earns nothing, for its customer
+    or a referrer, and the points vouchers it used are given back.
+    """
+    is_cancelled = order.status in loyalty_settings.CANCELLED_ORDER_STATUSES
+    try:
+        with transaction.atomic():
+            if not is_cancelled:
+                _safely(awards.record_award, order)
+            _safely(redemption.mark_used, order)
+            if is_cancelled:
+                _safely(redemption.restore_for_cancelled, order)
+            else:
+                _safely(referrals.first_order_placed, order)
+    except Exception:
+        logger.exception("oscar_loyalty: committing order %s's loyalty steps failed", order.number)
+
+
+def cancelled(order) -> None:
+    """The order was cancelled: it earns nothing, and its points vouchers give their points back."""
+    _safely(awards.cancel_award, order)
+    _safely(redemption.restore_for_cancelled, order)
+
+
+def refunded(order) -> None:
+    """Some of the order's lines came back: its award shrinks, or is taken back, in proportion."""
+    _safely(awards.recompute_award, order)
