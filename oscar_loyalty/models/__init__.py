@@ -1,0 +1,27 @@
+"""The plugin's tables, one module per concern, all importable from here.
+
+Which module may write which rows is said in each module's docstring; points
+themselves change only through ``oscar_loyalty.ledger`` (rule 1 of the design).
+"""
+
+from .awards import BonusCampaign, PendingAward
+from .coupons import BrandExclusion
+from .ledger import Account, LedgerEntry, LotConsumption, PointsLot
+from .redemption import OwnerCondition, Redemption, Reward
+from .referrals import MarketingConsent, Referral, ReferralCode
+
+__all__ = [
+    "Account",
+    "BonusCampaign",
+    "BrandExclusion",
+    "LedgerEntry",
+    "LotConsumption",
+    "MarketingConsent",
+    "OwnerCondition",
+    "PendingAward",
+    "PointsLot",
+    "Redemption",
+    "Referral",
+    "ReferralCode",
+    "Reward",
+]

@@ -1,0 +1,171 @@
+"""Spending points: the rewards catalogue, redemptions, and the personal voucher condition.
+
+``redemption`` writes these rows (the points move through the ledger);
+rewards are edited by staff in the dashboard.
+"""
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_model
+
+from .ledger import Account
+
+# get_model imports Oscar's offer models (and their condition classes) even
+# though this app is listed, and so loaded, before Oscar's.
+Condition = get_model("offer", "Condition")
+CountCondition = get_model("offer", "CountCondition")
+
+
+class Reward(models.Model):
+    """Something the merchant offers for points: a discount, free shipping, a product."""
+
+    class Kind(models.TextChoices):
+        DISCOUNT = "discount", _("Fixed discount")
+        FREE_SHIPPING = "free_shipping", _("Free shipping")
+        FREE_PRODUCT = "free_product", _("Free product")
+
+    name = models.CharField(_("Name"), max_length=128)
+    description = models.TextField(_("Description"), blank=True)
+    kind = models.CharField(_("Kind"), max_length=16, choices=Kind.choices)
+    cost = models.PositiveIntegerField(_("Cost in points"))
+    value = models.DecimalField(
+        _("Discount value"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    product = models.ForeignKey(
+        "catalogue.Product",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Free product"),
+    )
+    stock = models.PositiveIntegerField(
+        _("How many can be claimed"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    claimed = models.PositiveIntegerField(_("Claimed"), default=0)
+    starts_at = models.DateTimeField(_("Available from"), null=True, blank=True)
+    ends_at = models.DateTimeField(_("Available until"), null=True, blank=True)
+    code_valid_days = models.PositiveIntegerField(_("Days a claimed code stays valid"), default=30)
+
+    class Meta:
+        verbose_name = _("Reward")
+        verbose_name_plural = _("Rewards")
+        ordering = ["cost", "name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(stock__isnull=True) | models.Q(claimed__lte=models.F("stock")),
+                name="loyalty_reward_claimed_within_stock",
+            ),
+            models.CheckConstraint(condition=models.Q(cost__gt=0), name="loyalty_reward_cost_gt_0"),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def left(self):
+        return None if self.stock is None else self.stock - self.claimed
+
+    def is_available(self, now=None) -> bool:
+        now = now or timezone.now()
+        return (
+            (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+            and (self.stock is None or self.claimed < self.stock)
+        )
+
+
+class Redemption(models.Model):
+    """Points turned into a personal single-use voucher.
+
+    Either at checkout (``reward`` empty: the points' value off the basket) or
+    for a reward. ``spend`` is the ledger entry that paid for it; ``restore``
+    the one that gave the points back, if that happened.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Not used yet")
+        USED = "used", _("Used")
+        RESTORED = "restored", _("Points returned")
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="redemptions", verbose_name=_("Account")
+    )
+    points = models.PositiveIntegerField(_("Points"))
+    value = models.DecimalField(_("Value"), max_digits=12, decimal_places=2)
+    reward = models.ForeignKey(
+        Reward,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="redemptions",
+        verbose_name=_("Reward"),
+    )
+    voucher = models.OneToOneField(
+        "voucher.Voucher",
+        on_delete=models.SET_NULL,
+        null=True,
+        related_name="loyalty_redemption",
+        verbose_name=_("Voucher"),
+    )
+    basket = models.ForeignKey(
+        "basket.Basket", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    order = models.ForeignKey(
+        "order.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="loyalty_redemptions",
+        verbose_name=_("Order"),
+    )
+    status = models.CharField(
+        _("Status"), max_length=16, choices=Status.choices, default=Status.ACTIVE
+    )
+    created_at = models.DateTimeField(_("Created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("Expires"))
+
+    class Meta:
+        verbose_name = _("Redemption")
+        verbose_name_plural = _("Redemptions")
+        indexes = [
+            models.Index(
+                fields=["expires_at"],
+                condition=models.Q(status="active", reward__isnull=True),
+                name="loyalty_redemption_due_idx",
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.points} points ({self.status})"
+
+
+class OwnerCondition(CountCondition):
+    """A count condition met only in the basket of the voucher's owner.
+
+    Personal vouchers (points and rewards) use it, so a code passed on to
+    someone else gives them nothing.
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = _("Owner-only condition")
+        verbose_name_plural = _("Owner-only conditions")
+
+    @property
+    def name(self):
+        return _("Personal voucher")
+
+    @property
+    def description(self):
+        return _("Personal voucher")
+
+    def is_satisfied(self, offer, basket):
+        voucher = offer.get_voucher()
+        if voucher is None or basket.owner_id is None:
+            return False
+        owned = Redemption.objects.filter(
+            voucher=voucher, account__user_id=basket.owner_id, status=Redemption.Status.ACTIVE
+        ).exists()
+        return owned and super().is_satisfied(offer, basket)
