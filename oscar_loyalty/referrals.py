@@ -25,7 +25,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from . import keys, ledger
+from . import keys, ledger, signals
 from .awards import take_back
 from .conf import loyalty_settings
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
@@ -223,7 +223,7 @@ def first_order_placed(order) -> PendingAward | None:
         return None
     points = loyalty_settings.REFERRAL_POINTS
     values = get_earning_rule().line_values(order)
-    return PendingAward.objects.create(
+    award = PendingAward.objects.create(
         order=order,
         referral=referral,
         account=ledger.get_account(referral.referrer),
@@ -233,6 +233,8 @@ def first_order_placed(order) -> PendingAward | None:
         matures_at=(order.date_placed or timezone.now())
         + timedelta(days=loyalty_settings.RETURN_WINDOW_DAYS),
     )
+    signals.send_on_commit(signals.referral_rewarded, Referral, referral=referral, award=award)
+    return award
 
 
 def void(referral, staff_user) -> None:

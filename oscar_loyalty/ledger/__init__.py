@@ -28,7 +28,7 @@ from django.db.models import F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import keys
+from .. import keys, signals
 from ..conf import loyalty_settings
 from ..exceptions import InsufficientPoints, LedgerError
 from ..models import Account, LedgerEntry, LotConsumption, PointsLot
@@ -255,7 +255,10 @@ def _post(account, kind, key, reason, post):
             existing = LedgerEntry.objects.filter(idempotency_key=key).first()
             if existing is not None:
                 return _replay(existing, pk, kind)
-            return post(acct)
+            entry = post(acct)
+            if entry is not None:
+                signals.send_on_commit(signals.points_posted, LedgerEntry, entry=entry)
+            return entry
     except IntegrityError:
         # Another account's entry took the key between our check and insert.
         existing = LedgerEntry.objects.filter(idempotency_key=key).first()

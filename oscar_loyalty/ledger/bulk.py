@@ -17,7 +17,7 @@ from django.db import connection
 from django.db.models import Q
 from oscar.core.loading import get_model
 
-from .. import keys
+from .. import keys, signals
 from ..models import Account, LedgerEntry, LotConsumption, PendingAward, PointsLot
 from . import default_expiry
 
@@ -97,6 +97,7 @@ def earn_awards(award_ids, now) -> int:
                 [_db(now), _db(default_expiry(now)), *entry_ids],
             )
             _add_to_balances(cursor, t, entry_ids, now)
+            signals.send_on_commit(signals.award_matured, PendingAward, entry_ids=entry_ids)
     return len(posted)
 
 
@@ -107,8 +108,8 @@ def earn_due_awards(now, limit, after=None):
     last)``: the entries posted and the (``matures_at``, id) of the chunk's
     last award, the ``after`` of the next chunk (``None``: nothing was due).
     On PostgreSQL this is one statement, so a chunk costs one round trip and
-    no ids travel through Python; elsewhere the chunk is read, then posted
-    by ``earn_awards``.
+    only the posted entries' ids come back (for ``signals.award_matured``);
+    elsewhere the chunk is read, then posted by ``earn_awards``.
     """
     if connection.vendor == "postgresql":
         return _earn_due_awards_pg(now, limit, after)
@@ -190,7 +191,7 @@ def _earn_due_awards_pg(now, limit, after):
                 UPDATE {t.award} SET status = %(earned)s
                 FROM chunk WHERE {t.award}.id = chunk.id
             )
-            SELECT (SELECT COUNT(*) FROM entries), last.matures_at, last.id
+            SELECT ARRAY(SELECT id FROM entries), last.matures_at, last.id
             FROM (SELECT matures_at, id FROM chunk
                   ORDER BY matures_at DESC, id DESC LIMIT 1) AS last
             """,
@@ -212,8 +213,10 @@ def _earn_due_awards_pg(now, limit, after):
         row = cursor.fetchone()
     if row is None:
         return 0, None
-    posted, last_at, last_id = row
-    return posted, (last_at, last_id)
+    entry_ids, last_at, last_id = row
+    if entry_ids:
+        signals.send_on_commit(signals.award_matured, PendingAward, entry_ids=entry_ids)
+    return len(entry_ids), (last_at, last_id)
 
 
 def expire_lots(lot_ids, now, reason) -> int:
@@ -261,6 +264,7 @@ def expire_lots(lot_ids, now, reason) -> int:
             entry_ids,
         )
         _add_to_balances(cursor, t, entry_ids, None)
+    signals.send_on_commit(signals.points_expired, PointsLot, entry_ids=entry_ids)
     return len(posted)
 
 
