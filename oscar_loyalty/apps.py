@@ -1,9 +1,13 @@
 from django.urls import path
 from django.utils.translation import gettext_lazy as _
 from oscar.core.application import OscarConfig
+from oscar.core.loading import get_class
 
 
 class LoyaltyConfig(OscarConfig):
+    """The storefront app. As in Oscar's own apps, each view is an attribute set in
+    ``ready()``: a store swaps one by subclassing this config and setting it."""
+
     name = "oscar_loyalty"
     label = "oscar_loyalty"
     verbose_name = _("Loyalty")
@@ -13,19 +17,22 @@ class LoyaltyConfig(OscarConfig):
     def ready(self):
         from . import checks, receivers  # noqa: F401  (registers checks and receivers)
 
-    def get_urls(self):
-        from .coupons.views import CouponAddView
-        from .views import ClaimRewardView, ReferralLinkView, RewardsView, UsePointsView
+        self.rewards_view = get_class("oscar_loyalty.views", "RewardsView")
+        self.claim_reward_view = get_class("oscar_loyalty.views", "ClaimRewardView")
+        self.use_points_view = get_class("oscar_loyalty.views", "UsePointsView")
+        self.referral_link_view = get_class("oscar_loyalty.views", "ReferralLinkView")
+        self.coupon_add_view = get_class("oscar_loyalty.coupons.views", "CouponAddView")
 
+    def get_urls(self):
         urls = [
-            path("accounts/rewards/", RewardsView.as_view(), name="rewards"),
+            path("accounts/rewards/", self.rewards_view.as_view(), name="rewards"),
             path(
                 "accounts/rewards/<int:pk>/claim/",
-                ClaimRewardView.as_view(),
+                self.claim_reward_view.as_view(),
                 name="claim-reward",
             ),
-            path("basket/points/", UsePointsView.as_view(), name="use-points"),
-            path("r/<str:code>/", ReferralLinkView.as_view(), name="referral-link"),
-            path("basket/coupon/", CouponAddView.as_view(), name="coupon-add"),
+            path("basket/points/", self.use_points_view.as_view(), name="use-points"),
+            path("r/<str:code>/", self.referral_link_view.as_view(), name="referral-link"),
+            path("basket/coupon/", self.coupon_add_view.as_view(), name="coupon-add"),
         ]
         return self.post_process_urls(urls)

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from django.core.checks import Error, register
 
-from .conf import EXPIRY_POLICIES, PREFIX, loyalty_settings
+from .conf import EXPIRY_POLICIES, PREFIX, RULES, get_rule, loyalty_settings
 
 
 def _error(name, message, n):
@@ -51,12 +51,11 @@ def check_settings(app_configs=None, **kwargs):
         value = getattr(s, name)
         if not isinstance(value, tuple | list) or not all(isinstance(v, str) for v in value):
             errors.append(_error(name, f"must be a list of names, got {value!r}.", n))
-    try:
-        from .earning import get_earning_rule
-
-        get_earning_rule()
-    except Exception as exc:
-        errors.append(_error("EARNING_RULE", f"cannot be loaded: {exc}", 12))
+    for rule, n in zip(RULES, (12, 19), strict=True):
+        try:
+            get_rule(rule)
+        except Exception as exc:
+            errors.append(_error(rule, f"cannot be loaded: {exc}", n))
     for n, name in enumerate(("COUPON_MAX_FAILURES", "COUPON_FAILURE_WINDOW"), start=13):
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -9,6 +9,7 @@ is documented in ``docs/settings.rst`` (a test keeps the two in step).
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 PREFIX = "OSCAR_LOYALTY_"
@@ -74,6 +75,11 @@ DEFAULTS = {
 
 EXPIRY_POLICIES = ("lifetime", "inactivity", "never")
 
+# The rules a store may replace by subclassing ours and naming the subclass in
+# the setting (as allauth's adapters): each is loaded by ``get_rule`` only, and
+# loading it is a system check, so a wrong path fails at start-up.
+RULES = ("EARNING_RULE", "REFERRAL_RULES")
+
 
 class LoyaltySettings:
     def __getattr__(self, name):
@@ -83,3 +89,10 @@ class LoyaltySettings:
 
 
 loyalty_settings = LoyaltySettings()
+
+
+def get_rule(name: str):
+    """A new instance of the class the rule setting ``name`` (one of ``RULES``) names."""
+    if name not in RULES:
+        raise ValueError(f"{name!r} is not one of {RULES}")
+    return import_string(getattr(loyalty_settings, name))()

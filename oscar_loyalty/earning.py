@@ -14,10 +14,9 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from oscar.core.loading import get_model
 
-from .conf import loyalty_settings
+from .conf import get_rule, loyalty_settings
 from .models import BonusCampaign
 
 ProductCategory = get_model("catalogue", "ProductCategory")
@@ -112,4 +111,5 @@ def line_parent(line):
 
 
 def get_earning_rule() -> EarningRule:
-    return import_string(loyalty_settings.EARNING_RULE)()
+    """The store's earning rule (``OSCAR_LOYALTY_EARNING_RULE``)."""
+    return get_rule("EARNING_RULE")

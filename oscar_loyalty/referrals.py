@@ -21,13 +21,12 @@ from django.core import signing
 from django.db import transaction
 from django.db.models import F
 from django.utils import formats, timezone
-from django.utils.module_loading import import_string
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
 from . import keys, ledger, signals
 from .awards import take_back
-from .conf import loyalty_settings
+from .conf import get_rule, loyalty_settings
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
 from .earning import get_earning_rule
 from .models import MarketingConsent, PendingAward, Referral, ReferralCode
@@ -146,8 +145,9 @@ class ReferralRules:
         return _address_key(order.shipping_address) in theirs
 
 
-def rules() -> ReferralRules:
-    return import_string(loyalty_settings.REFERRAL_RULES)()
+def get_referral_rules() -> ReferralRules:
+    """The store's referral rules (``OSCAR_LOYALTY_REFERRAL_RULES``)."""
+    return get_rule("REFERRAL_RULES")
 
 
 def signed_up(request, user, marketing=None) -> Referral | None:
@@ -165,7 +165,7 @@ def signed_up(request, user, marketing=None) -> Referral | None:
     if code is None or Referral.objects.filter(referred=user).exists():
         return None
     with transaction.atomic():
-        reason = rules().refuse_signup(code.user, user)
+        reason = get_referral_rules().refuse_signup(code.user, user)
         referral = Referral.objects.create(
             referrer=code.user,
             referred=user,
@@ -215,7 +215,7 @@ def first_order_placed(order) -> PendingAward | None:
         return None
     if Order.objects.filter(user_id=order.user_id).exclude(pk=order.pk).exists():
         return None
-    reason = rules().refuse_reward(referral, order)
+    reason = get_referral_rules().refuse_reward(referral, order)
     if reason:
         Referral.objects.filter(pk=referral.pk).update(
             status=Referral.Status.REJECTED, reason=reason

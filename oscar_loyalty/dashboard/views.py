@@ -1,5 +1,6 @@
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count
 from django.http import StreamingHttpResponse
@@ -23,7 +24,7 @@ class CouponListView(generic.ListView):
 
     template_name = "oscar_loyalty/dashboard/coupon_list.html"
     context_object_name = "coupons"
-    paginate_by = 50
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
 
     def get_queryset(self):
         return (
@@ -72,7 +73,7 @@ class RewardListView(generic.ListView):
     model = Reward
     template_name = "oscar_loyalty/dashboard/reward_list.html"
     context_object_name = "rewards"
-    paginate_by = 50
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
 
 
 class RewardFormMixin:

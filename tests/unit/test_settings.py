@@ -51,6 +51,8 @@ def test_unknown_setting_is_an_attribute_error():
         ("POINTS_PER_UNIT_BY_CURRENCY", {"EUR": -1}),
         ("REFUND_EVENT_TYPES", "Refunded"),
         ("POINTS_NAME", ("", "points")),
+        ("EARNING_RULE", "oscar_loyalty.earning.NoSuchRule"),
+        ("REFERRAL_RULES", "oscar_loyalty.referrals.NoSuchRules"),
     ],
 )
 def test_bad_settings_are_refused_at_start_up(name, value):
