@@ -22,6 +22,8 @@ home is ``oscar_loyalty.exceptions``.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Sum
@@ -51,6 +53,9 @@ __all__ = [
     "spend",
 ]
 
+# An account, or its id: every verb takes either.
+AccountRef = Account | int
+
 MAX_POINTS = 1_000_000_000
 MAX_KEY_LENGTH = LedgerEntry._meta.get_field("idempotency_key").max_length
 MAX_REASON_LENGTH = LedgerEntry._meta.get_field("reason").max_length
@@ -64,7 +69,7 @@ def get_account(user) -> Account:
     return account
 
 
-def default_expiry(earned_at):
+def default_expiry(earned_at: datetime) -> datetime | None:
     """When points earned at ``earned_at`` expire under the configured policy."""
     if loyalty_settings.EXPIRY_POLICY == "lifetime":
         return earned_at + relativedelta(months=loyalty_settings.EXPIRY_MONTHS)
@@ -74,7 +79,15 @@ def default_expiry(earned_at):
 # The verbs ---------------------------------------------------------------------
 
 
-def earn(account, points: int, *, key: str, reason: str, order=None, earned_at=None):
+def earn(
+    account: AccountRef,
+    points: int,
+    *,
+    key: str,
+    reason: str,
+    order=None,
+    earned_at: datetime | None = None,
+) -> LedgerEntry:
     """Credit ``points`` in a new lot expiring by the configured policy."""
     _check_points(points)
     earned_at = earned_at or timezone.now()
@@ -87,7 +100,9 @@ def earn(account, points: int, *, key: str, reason: str, order=None, earned_at=N
     return _post(account, Kind.EARN, key, reason, post)
 
 
-def spend(account, points: int, *, key: str, reason: str, order=None, voucher=None):
+def spend(
+    account: AccountRef, points: int, *, key: str, reason: str, order=None, voucher=None
+) -> LedgerEntry:
     """Debit ``points``, soonest-expiring lots first; never overdraws."""
     _check_points(points)
 
@@ -102,7 +117,9 @@ def spend(account, points: int, *, key: str, reason: str, order=None, voucher=No
     return _post(account, Kind.SPEND, key, reason, post)
 
 
-def restore(spend_entry: LedgerEntry, *, key: str, reason: str, points: int | None = None):
+def restore(
+    spend_entry: LedgerEntry, *, key: str, reason: str, points: int | None = None
+) -> LedgerEntry:
     """Give back what a spend took (all of it, or ``points`` of it), once.
 
     The points come back with the expiry dates they had, so spending and
@@ -138,7 +155,7 @@ def restore(spend_entry: LedgerEntry, *, key: str, reason: str, points: int | No
     return _post(spend_entry.account_id, Kind.RESTORE, key, reason, post)
 
 
-def expire(lot: PointsLot, *, reason: str = "", key: str | None = None):
+def expire(lot: PointsLot, *, reason: str = "", key: str | None = None) -> LedgerEntry | None:
     """Expire what is left of ``lot``. Returns None if nothing is left."""
     if not isinstance(lot, PointsLot) or lot.pk is None:
         raise LedgerError(_("Only a saved points lot can expire."))
@@ -157,8 +174,14 @@ def expire(lot: PointsLot, *, reason: str = "", key: str | None = None):
 
 
 def clawback(
-    account, points: int, *, key: str, reason: str, order=None, reverses: LedgerEntry | None = None
-):
+    account: AccountRef,
+    points: int,
+    *,
+    key: str,
+    reason: str,
+    order=None,
+    reverses: LedgerEntry | None = None,
+) -> LedgerEntry | None:
     """Take back up to ``points`` (for a refund after the points were earned).
 
     If the customer already spent some of them, only what is left is taken:
@@ -178,7 +201,7 @@ def clawback(
     return _post(account, Kind.CLAWBACK, key, reason, post)
 
 
-def adjust(account, points: int, *, key: str, reason: str, staff_user):
+def adjust(account: AccountRef, points: int, *, key: str, reason: str, staff_user) -> LedgerEntry:
     """A staff member's correction, up or down, with the reason the customer will read."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise LedgerError(_("Points must be a non-zero whole number."))
@@ -203,7 +226,7 @@ def adjust(account, points: int, *, key: str, reason: str, staff_user):
 # Reading -----------------------------------------------------------------------
 
 
-def balance_from_entries(account) -> int:
+def balance_from_entries(account: AccountRef) -> int:
     """The balance recomputed from the entries: what ``Account.balance`` caches."""
     pk = account.pk if isinstance(account, Account) else account
     return LedgerEntry.objects.filter(account_id=pk).aggregate(s=Sum("points"))["s"] or 0

@@ -13,6 +13,9 @@ elsewhere the chunk is read, then posted by ``earn_awards``.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+
 from django.db import connection
 from django.db.models import Q
 from oscar.core.loading import get_model
@@ -24,14 +27,14 @@ from . import default_expiry
 Kind = LedgerEntry.Kind
 
 
-def order_reason(number) -> str:
+def order_reason(number: str) -> str:
     return f"Order {number}"
 
 
 REFERRAL_REASON = "Referral: a friend's first order"
 
 
-def earn_awards(award_ids, now) -> int:
+def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
     """Post the earn entries of these pending awards and mark them earned.
 
     A customer's award earns under ``earn:order:<number>``, for that order; a
@@ -101,7 +104,9 @@ def earn_awards(award_ids, now) -> int:
     return len(posted)
 
 
-def earn_due_awards(now, limit, after=None):
+def earn_due_awards(
+    now: datetime, limit: int, after: tuple[datetime, int] | None = None
+) -> tuple[int, tuple[datetime, int] | None]:
     """Post the next ``limit`` due awards, in (``matures_at``, id) order after ``after``.
 
     Awards another transaction has locked are skipped. Returns ``(posted,
@@ -219,7 +224,7 @@ def _earn_due_awards_pg(now, limit, after):
     return len(entry_ids), (last_at, last_id)
 
 
-def expire_lots(lot_ids, now, reason) -> int:
+def expire_lots(lot_ids: Iterable[int], now: datetime, reason: str) -> int:
     """Expire what is left of these lots, under the keys ``expire:lot:<id>``."""
     lot_ids = list(lot_ids)
     if not lot_ids:
