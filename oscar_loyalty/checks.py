@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from django.conf import settings
+from django.core import checks
 from django.core.checks import Error, register
 
 from .conf import EXPIRY_POLICIES, PREFIX, RULES, get_rule, loyalty_settings
@@ -79,3 +81,60 @@ def check_settings(app_configs=None, **kwargs):
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))
     return errors
+
+
+PER_PROCESS_CACHES = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+COUPON_LIMIT_MIDDLEWARE = "oscar_loyalty.middleware.CouponLimitMiddleware"
+
+
+@register()
+def check_coupon_guessing_limit(app_configs=None, **kwargs):
+    """The limit on guessing coupon codes: its settings, middleware and cache."""
+    messages = []
+    s = loyalty_settings
+    value = s.COUPON_MAX_FAILURES_PER_ADDRESS
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        messages.append(
+            _error(
+                "COUPON_MAX_FAILURES_PER_ADDRESS",
+                f"must be a whole number of at least 1, got {value!r}.",
+                102,
+            )
+        )
+    header = s.CLIENT_IP_HEADER
+    if header is not None and not (isinstance(header, str) and header.isupper()):
+        messages.append(
+            _error(
+                "CLIENT_IP_HEADER",
+                f"must be None or a request.META key such as 'HTTP_X_FORWARDED_FOR', "
+                f"got {header!r}.",
+                103,
+            )
+        )
+    if COUPON_LIMIT_MIDDLEWARE not in settings.MIDDLEWARE:
+        messages.append(
+            Error(
+                "Oscar's own voucher view (basket:vouchers-add) is not limited: coupon codes "
+                "can be guessed through it.",
+                hint=f"Add {COUPON_LIMIT_MIDDLEWARE!r} to MIDDLEWARE, after Oscar's "
+                "BasketMiddleware.",
+                id="oscar_loyalty.E101",
+            )
+        )
+    alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    backend = settings.CACHES.get(alias, {}).get("BACKEND", "")
+    if backend in PER_PROCESS_CACHES:
+        messages.append(
+            checks.Warning(
+                f"The coupon guessing limit counts in the {alias!r} cache, which is not a "
+                "shared cache: each web process counts for itself (or, with DummyCache, not "
+                "at all), so the limit does not hold.",
+                hint="Use a shared cache (Redis, Memcached) in production; RATELIMIT_USE_CACHE "
+                "names the cache the limit uses.",
+                id="oscar_loyalty.W101",
+            )
+        )
+    return messages

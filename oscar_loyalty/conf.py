@@ -46,10 +46,20 @@ DEFAULTS = {
     # is in (e.g. "Brands" > "Andes").
     "BRAND_ATTRIBUTE": "brand",
     "BRAND_CATEGORY": None,
-    # Failed coupon codes allowed per session and per IP address within the
-    # window (seconds); after that, codes are refused until the window passes.
+    # Wrong coupon codes allowed per visitor (a signed-in customer, or an
+    # anonymous basket and session) within the window (seconds); after that,
+    # codes are refused until the window passes.
     "COUPON_MAX_FAILURES": 10,
     "COUPON_FAILURE_WINDOW": 15 * 60,
+    # Wrong codes allowed per client address (IPv6: per /64 network) within the
+    # window, whoever sends them. Signed-in customers who have ordered before
+    # are not held to it, so strangers on a shared address cannot lock them out.
+    "COUPON_MAX_FAILURES_PER_ADDRESS": 100,
+    # The request.META key of the header in which your proxy puts the client's
+    # address (e.g. "HTTP_X_FORWARDED_FOR"; its last address counts). None:
+    # the connection's own address (REMOTE_ADDR). Set it only behind a proxy
+    # that sets the header, or anyone can pretend to be anyone.
+    "CLIENT_IP_HEADER": None,
     # Spending points at checkout: the fewest points per use, the largest share
     # of the basket's products that points may pay, and how long a points
     # voucher left unused stays in the basket before the points come back.

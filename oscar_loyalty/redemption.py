@@ -252,7 +252,7 @@ def _personal_voucher(redemption, name, prefix, benefit, condition_range) -> Vou
     name = f"{name} #{redemption.pk}"  # Oscar wants offer and voucher names unique
     benefit.save()
     condition = Condition.objects.create(
-        proxy_class=f"{OwnerCondition.__module__}.{OwnerCondition.__name__}",
+        proxy_class=OwnerCondition.path(),
         type=Condition.COUNT,
         value=1,
         range=condition_range,

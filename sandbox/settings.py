@@ -54,6 +54,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oscar.apps.basket.middleware.BasketMiddleware",
     "oscar_loyalty.middleware.ExpiredCouponMiddleware",
+    "oscar_loyalty.middleware.CouponLimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
 ]

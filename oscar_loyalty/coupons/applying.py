@@ -1,24 +1,22 @@
 """What happens when a customer types a coupon code: the rules, not the view.
 
 Every refusal has its own clear message, except that unknown and malformed
-codes get the same one, so codes cannot be told apart by guessing. Failed
-attempts are counted per session and per IP address in Django's cache; past
-``OSCAR_LOYALTY_COUPON_MAX_FAILURES`` within ``OSCAR_LOYALTY_COUPON_FAILURE_WINDOW``
-seconds every code is refused until the window has passed.
+codes, and personal codes typed by anyone but their owner, get the same one,
+so codes cannot be told apart by guessing. Guessing is also limited (see
+``limits``): past the limit, every code is refused until the window has passed.
 """
 
 import re
 import unicodedata
 
-from django.core.cache import cache
 from django.utils import formats, timezone
 from django.utils.text import get_text_list
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_class, get_model
 from oscar.templatetags.currency_filters import currency
 
-from ..conf import loyalty_settings
 from ..exceptions import CouponRefused
+from ..models import OwnerCondition
 from .brands import brands_of
 
 Voucher = get_model("voucher", "Voucher")
@@ -43,29 +41,6 @@ def not_valid():
 # Throttling ----------------------------------------------------------------
 
 
-def _keys(request):
-    keys = [f"oscar_loyalty:coupon:ip:{request.META.get('REMOTE_ADDR', '')}"]
-    if request.session.session_key:
-        keys.append(f"oscar_loyalty:coupon:session:{request.session.session_key}")
-    return keys
-
-
-def is_throttled(request) -> bool:
-    limit = loyalty_settings.COUPON_MAX_FAILURES
-    return any((cache.get(key) or 0) >= limit for key in _keys(request))
-
-
-def record_failure(request) -> None:
-    window = loyalty_settings.COUPON_FAILURE_WINDOW
-    for key in _keys(request):
-        if cache.add(key, 1, timeout=window):
-            continue
-        try:
-            cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, timeout=window)
-
-
 def throttled():
     return CouponRefused(_("Too many attempts with coupon codes. Please try again later."))
 
@@ -73,9 +48,14 @@ def throttled():
 # The checks ----------------------------------------------------------------
 
 
-def find(code) -> Voucher:
-    voucher = Voucher._default_manager.filter(code=code).prefetch_related("offers").first()
+def find(code, user) -> Voucher:
+    """The voucher with this code, unless there is none or it is someone else's personal one."""
+    voucher = (
+        Voucher._default_manager.filter(code=code).prefetch_related("offers__condition").first()
+    )
     if voucher is None:
+        raise not_valid()
+    if OwnerCondition.binds(voucher) and not OwnerCondition.owns(voucher, user.pk):
         raise not_valid()
     return voucher
 

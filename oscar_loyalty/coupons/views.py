@@ -4,32 +4,41 @@ from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 
-from . import applying
+from . import applying, limits
 
 OscarVoucherAddView = get_class("basket.views", "VoucherAddView")
 Applicator = get_class("offer.applicator", "Applicator")
 
 
 class CouponForm(forms.Form):
-    # Long and odd input is let through to be refused with the same message as
-    # an unknown code, rather than a form error that would tell them apart.
-    code = forms.CharField(label=_("Code"), max_length=100_000, strip=False)
+    # Any text is let through, to be refused with the same message as an
+    # unknown code, rather than a form error that would tell them apart.
+    code = forms.CharField(label=_("Code"), strip=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["code"].validators = []  # CharField refuses NUL characters by default
 
 
 class CouponAddView(OscarVoucherAddView):
-    """Oscar's "add voucher" view, with clearer refusals and a limit on guessing."""
+    """Oscar's "add voucher" view, with clearer refusals and a limit on guessing.
+
+    Every route that adds a voucher to a basket by its code ends here: this
+    one, and Oscar's ``basket:vouchers-add`` (``middleware.CouponLimitMiddleware``).
+    """
 
     form_class = CouponForm
 
     def form_valid(self, form):
         basket = self.request.basket
         try:
-            if applying.is_throttled(self.request):
-                raise applying.throttled()
+            if limits.is_throttled(self.request):
+                messages.error(self.request, applying.throttled().message)
+                return redirect_to_referrer(self.request, "basket:summary")
             code = applying.normalise(form.cleaned_data["code"])
             if code is None:
                 raise applying.not_valid()
-            voucher = applying.find(code)
+            voucher = applying.find(code, self.request.user)
             if basket.id and basket.contains_voucher(code):
                 raise applying.CouponRefused(_("This coupon is already in your basket."))
             applying.check_usable(voucher, self.request.user)
@@ -37,7 +46,7 @@ class CouponAddView(OscarVoucherAddView):
                 basket.save()
             self.add_to_basket(voucher)
         except applying.CouponRefused as refusal:
-            applying.record_failure(self.request)
+            limits.record_failure(self.request)
             messages.error(self.request, refusal.message)
         return redirect_to_referrer(self.request, "basket:summary")
 

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
 from .ledger import Account
+from .referrals import Referral
 
 # get_model imports Oscar's offer models (and their condition classes) even
 # though this app is listed, and so loaded, before Oscar's.
@@ -144,14 +145,43 @@ class Redemption(models.Model):
 class OwnerCondition(CountCondition):
     """A count condition met only in the basket of the voucher's owner.
 
-    Personal vouchers (points and rewards) use it, so a code passed on to
-    someone else gives them nothing.
+    Personal vouchers use it (points and reward codes, and a referred friend's
+    welcome coupon), so a code passed on to someone else gives them nothing.
     """
 
     class Meta:
         proxy = True
         verbose_name = _("Owner-only condition")
         verbose_name_plural = _("Owner-only conditions")
+
+    @classmethod
+    def path(cls) -> str:
+        """What a Condition's ``proxy_class`` holds to be one of these.
+
+        The import path stores use (``oscar_loyalty.models``), not this module's:
+        conditions saved before the models were split hold it, so it never moves.
+        """
+        return f"oscar_loyalty.models.{cls.__name__}"
+
+    @classmethod
+    def binds(cls, voucher) -> bool:
+        """Whether the voucher is personal (any of its offers has this condition)."""
+        return any(offer.condition.proxy_class == cls.path() for offer in voucher.offers.all())
+
+    @staticmethod
+    def owns(voucher, user_id) -> bool:
+        """Whether the personal voucher is this customer's: bought with their points, or
+        their welcome coupon (unless staff voided the referral)."""
+        if user_id is None:
+            return False
+        return (
+            Redemption.objects.filter(
+                voucher=voucher, account__user_id=user_id, status=Redemption.Status.ACTIVE
+            ).exists()
+            or Referral.objects.filter(welcome_voucher=voucher, referred_id=user_id)
+            .exclude(status=Referral.Status.VOID)
+            .exists()
+        )
 
     @property
     def name(self):
@@ -163,9 +193,6 @@ class OwnerCondition(CountCondition):
 
     def is_satisfied(self, offer, basket):
         voucher = offer.get_voucher()
-        if voucher is None or basket.owner_id is None:
+        if voucher is None or not self.owns(voucher, basket.owner_id):
             return False
-        owned = Redemption.objects.filter(
-            voucher=voucher, account__user_id=basket.owner_id, status=Redemption.Status.ACTIVE
-        ).exists()
-        return owned and super().is_satisfied(offer, basket)
+        return super().is_satisfied(offer, basket)

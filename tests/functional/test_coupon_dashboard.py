@@ -179,3 +179,116 @@ def test_excluded_products_are_kept_apart_from_brand_exclusions(
     form["excluded_products"].force_value([])
     form.submit(user=staff).follow(user=staff)
     assert set(range_.excluded_products.all()) == {brands_in_catalogue}
+
+
+# Safe staff pages: no stored markup, system vouchers kept apart, no 500s.
+
+
+def test_a_coupons_free_text_name_never_reaches_oscars_offer_list(django_app, staff):
+    markup = '<img src=x onerror="alert(1)">Sale'
+    fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"], name=markup).submit(
+        user=staff
+    )
+    voucher = Voucher.objects.get(code="SPRING-26")
+    assert voucher.name == markup  # Oscar escapes voucher names; ours shows it escaped too
+    assert voucher.offers.get().benefit.range.name == "Coupon SPRING-26"
+    page = django_app.get("/dashboard/offers/", user=staff)
+    assert "Coupon SPRING-26" in page.text
+    assert "<img src=x" not in page.text
+    assert "<img src=x" not in django_app.get(LIST, user=staff).text
+
+
+@pytest.fixture
+def system_vouchers(customer, place_order):
+    """A points voucher, a reward code and a welcome coupon, as customers get them."""
+    from oscar.core.loading import get_model as model
+
+    from oscar_loyalty import ledger, redemption, referrals
+    from oscar_loyalty.models import Referral, Reward
+
+    Basket = model("basket", "Basket")
+    product = create_product(title="Boots", price=D("50.00"), num_in_stock=5)
+    ledger.earn(ledger.get_account(customer), 500, key="earn:test:1", reason="Test")
+    basket = Basket.objects.create(owner=customer)
+    from oscar.apps.partner.strategy import Default
+
+    basket.strategy = Default()
+    basket.add_product(product)
+    points = redemption.redeem_points(customer, basket, 20).voucher
+    reward = Reward.objects.create(name="Five off", kind="discount", cost=50, value=D("5"))
+    claimed = redemption.claim_reward(customer, reward.pk).voucher
+    friend = Referral.objects.create(
+        referrer=customer,
+        referred=type(customer).objects.create_user("friend", "friend@example.com", "x"),
+    )
+    friend.welcome_voucher = referrals._welcome_coupon(friend.referred)
+    friend.save()
+    return [points, claimed, friend.welcome_voucher]
+
+
+def test_system_vouchers_are_kept_out_of_the_coupon_list(django_app, staff, system_vouchers):
+    fill(django_app.get(LIST + "create/", user=staff).forms["coupon-form"]).submit(user=staff)
+    listed = django_app.get(LIST, user=staff).html.select_one("#coupon-list").text
+    assert "SPRING-26" in listed
+    assert not [v.code for v in system_vouchers if v.code in listed]
+
+    page = django_app.get(LIST + "?system=1", user=staff)
+    listed = page.html.select_one("#coupon-list").text
+    assert all(v.code in listed for v in system_vouchers) and "SPRING-26" not in listed
+    assert not page.html.select("#coupon-list a[href*='/codes/']")
+    assert not page.html.select(f"#coupon-list a[href^='{LIST}']")
+
+
+def test_system_vouchers_and_their_shared_range_cannot_be_edited_there(
+    django_app_factory, staff, system_vouchers
+):
+    app = django_app_factory(csrf_checks=False)
+    points = system_vouchers[0]
+    range_ = points.offers.get().benefit.range
+    name = range_.name
+    for url in (f"{LIST}{points.pk}/", f"{LIST}{points.pk}/codes/"):
+        assert app.get(url, user=staff, expect_errors=True).status_code == 404
+    edit = {
+        "name": "<b>renamed</b>",
+        "code": "RENAMED",
+        "kind": "fixed",
+        "value": "99",
+        "start": "2026-03-01 00:00",
+        "end": "2026-03-31 23:59",
+        "usage": Voucher.MULTI_USE,
+    }
+    for voucher in system_vouchers:
+        response = app.post(f"{LIST}{voucher.pk}/", edit, user=staff, expect_errors=True)
+        assert response.status_code == 404
+        response = app.post(
+            f"{LIST}{voucher.pk}/codes/",
+            {"count": "5", "prefix": "", "usage": Voucher.SINGLE_USE},
+            user=staff,
+            expect_errors=True,
+        )
+        assert response.status_code == 404
+    range_.refresh_from_db()
+    assert range_.name == name
+    assert not Voucher.objects.filter(code="RENAMED").exists()
+    assert Voucher.objects.count() == 3
+
+
+def test_generating_codes_for_a_voucher_without_offer_is_refused(django_app_factory, staff):
+    from datetime import UTC, datetime
+
+    app = django_app_factory(csrf_checks=False)
+    VoucherSet = get_model("voucher", "VoucherSet")
+    bare = Voucher.objects.create(
+        name="Bare",
+        code="BARE",
+        start_datetime=datetime(2026, 1, 1, tzinfo=UTC),
+        end_datetime=datetime(2027, 1, 1, tzinfo=UTC),
+    )
+    url = f"{LIST}{bare.pk}/codes/"
+    refusal = "This voucher has no offer: give it one in the Vouchers pages first."
+    assert refusal in app.get(url, user=staff).follow(user=staff).text
+    response = app.post(url, {"count": "5", "prefix": "", "usage": Voucher.SINGLE_USE}, user=staff)
+    assert response.status_code == 302
+    assert refusal in response.follow(user=staff).text
+    assert not VoucherSet.objects.exists()
+    assert Voucher.objects.count() == 1

@@ -5,6 +5,7 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 from oscar.apps.customer.signals import user_registered
 from oscar.core.loading import get_model
@@ -18,6 +19,12 @@ Country = get_model("address", "Country")
 ShippingAddress = get_model("order", "ShippingAddress")
 UserAddress = get_model("address", "UserAddress")
 DAY0 = datetime(2026, 4, 1, 10, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """allauth's own sign-up limits count in the cache too."""
+    cache.clear()
 
 
 def at(when, fn, *args, **kwargs):
@@ -238,3 +245,103 @@ def test_welcome_coupon_can_be_a_fixed_amount(django_app, code):
         signup(django_app, "friend@example.com")
     offer = Referral.objects.get().welcome_voucher.offers.get()
     assert (offer.benefit.type, offer.benefit.value) == ("Absolute", D("7.00"))
+
+
+# Address variants, visit counting and the welcome coupon (abuse found by testing as an attacker).
+
+
+@pytest.mark.parametrize(
+    "variant", ["jdoe@gmail.com", "j.doe@googlemail.com", "j.d.oe+x@gmail.com"]
+)
+def test_a_gmail_variant_of_the_referrers_address_is_a_self_referral(
+    django_app, django_user_model, variant
+):
+    referrer = django_user_model.objects.create_user("jd", "j.doe@gmail.com", "x")
+    django_app.get(f"/r/{referrals.code_for(referrer).code}/")
+    signup(django_app, variant)
+    referral = Referral.objects.get()
+    assert (referral.status, referral.reason) == ("rejected", "Same email address as the referrer.")
+    assert referral.welcome_voucher is None
+
+
+@pytest.mark.parametrize(
+    "guest,member",
+    [
+        ("buyer+shop@x.com", "buyer@x.com"),
+        ("Buyer@X.com", "buyer+new@x.com"),
+        ("j.doe@googlemail.com", "jdoe@gmail.com"),
+    ],
+)
+def test_a_variant_of_a_guest_address_has_ordered_before(
+    django_app, code, place_order, guest, member
+):
+    place_order(None, [("30.00", 1)], guest_email=guest)
+    django_app.get(f"/r/{code}/")
+    signup(django_app, member)
+    referral = Referral.objects.get()
+    assert (referral.status, referral.reason) == ("rejected", "The customer had ordered before.")
+
+
+def test_another_guests_orders_do_not_count(django_app, code, place_order):
+    place_order(None, [("30.00", 1)], guest_email="buyer2@x.com")
+    place_order(None, [("30.00", 1)], guest_email="jbuyer@x.com")
+    django_app.get(f"/r/{code}/")
+    signup(django_app, "buyer@x.com")
+    assert Referral.objects.get().status == Referral.Status.ACTIVE
+
+
+def test_a_visit_is_counted_once_per_client_and_code_on_get_only(django_app, code):
+    assert django_app.head(f"/r/{code}/").status_code == 302
+    assert ReferralCode.objects.get(code=code).visits == 0
+    for _n in range(3):
+        django_app.get(f"/r/{code}/")
+    assert ReferralCode.objects.get(code=code).visits == 1
+    django_app.reset()
+    django_app.get(f"/r/{code}/")
+    assert ReferralCode.objects.get(code=code).visits == 2
+
+
+def test_a_client_holding_another_code_counts_for_the_new_one(django_app, code, django_user_model):
+    other = referrals.code_for(django_user_model.objects.create_user("b", "b@example.com", "x"))
+    django_app.get(f"/r/{code}/")
+    django_app.get(f"/r/{other.code}/")
+    assert ReferralCode.objects.get(code=code).visits == 1
+    assert ReferralCode.objects.get(pk=other.pk).visits == 1
+
+
+def test_the_welcome_coupon_is_as_hard_to_guess_as_other_codes(friend):
+    from oscar_loyalty.coupons import codes
+
+    code = Referral.objects.get(referred=friend).welcome_voucher.code
+    prefix, _dash, random_part = code.partition("-")
+    assert prefix == "WELCOME"
+    assert len(random_part) == codes.DEFAULT_LENGTH
+    assert len(random_part) * codes.BITS_PER_CHARACTER >= codes.DEFAULT_BITS
+    assert set(random_part) <= set(codes.ALPHABET)
+
+
+def test_the_welcome_coupon_works_only_for_the_friend(django_app, friend, django_user_model):
+    from oscar.test.factories import create_product, create_stockrecord
+
+    from oscar_loyalty.models import OwnerCondition
+
+    coupon = Referral.objects.get(referred=friend).welcome_voucher
+    offer = coupon.offers.get()
+    assert offer.condition.proxy_class.endswith(OwnerCondition.__name__)
+    shoes = create_product(title="Trail shoes")
+    create_stockrecord(shoes, price=D("80.00"), num_in_stock=10)
+
+    def try_code(app, user):
+        page = app.get(shoes.get_absolute_url(), user=user)
+        page.forms["add_to_basket_form"].submit(user=user)
+        form = app.get("/basket/", user=user).forms["voucher_form"]
+        form["code"] = coupon.code
+        return messages(form.submit(user=user).follow(user=user))
+
+    stranger = django_user_model.objects.create_user("eve", "eve@example.com", "x")
+    django_app.reset()
+    assert try_code(django_app, stranger) == ["This code is not valid."]
+    django_app.reset()
+    assert try_code(django_app, None) == ["This code is not valid."]
+    django_app.reset()
+    assert try_code(django_app, friend) == [f"Coupon {coupon.code} applied to your basket."]

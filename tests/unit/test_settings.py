@@ -58,7 +58,7 @@ def test_unknown_setting_is_an_attribute_error():
 def test_bad_settings_are_refused_at_start_up(name, value):
     with override_settings(**{f"OSCAR_LOYALTY_{name}": value}):
         errors = checks.run_checks()
-    mine = [e for e in errors if e.id.startswith("oscar_loyalty.")]
+    mine = [e for e in errors if e.id.startswith("oscar_loyalty.E")]
     assert len(mine) == 1
     assert f"OSCAR_LOYALTY_{name}" in mine[0].msg
 
