@@ -12,6 +12,7 @@ yours in ``OSCAR_LOYALTY_REFERRAL_RULES`` to change a rule.
 """
 
 import logging
+import re
 import secrets
 from datetime import timedelta
 from urllib.parse import quote
@@ -27,6 +28,7 @@ from oscar.core.loading import get_model
 from . import keys, ledger, signals
 from .awards import take_back
 from .conf import get_rule, loyalty_settings
+from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
 from .earning import get_earning_rule
 from .models import MarketingConsent, PendingAward, Referral, ReferralCode
@@ -60,7 +62,8 @@ def visit(request, response, code) -> bool:
     found = ReferralCode.objects.filter(code=code.upper()).first()
     if found is None or (request.user.is_authenticated and request.user.pk == found.user_id):
         return False
-    ReferralCode.objects.filter(pk=found.pk).update(visits=F("visits") + 1)
+    if _code_in_cookie(request) != found.code:  # a visit counts once per client and code
+        ReferralCode.objects.filter(pk=found.pk).update(visits=F("visits") + 1)
     response.set_signed_cookie(
         COOKIE,
         found.code,
@@ -73,10 +76,9 @@ def visit(request, response, code) -> bool:
     return True
 
 
-def code_from_cookie(request) -> ReferralCode | None:
-    """The referral code in the visitor's cookie, or None if absent, forged or stale."""
+def _code_in_cookie(request) -> str | None:
     try:
-        value = request.get_signed_cookie(
+        return request.get_signed_cookie(
             COOKIE,
             salt=SALT,
             default=None,
@@ -84,15 +86,56 @@ def code_from_cookie(request) -> ReferralCode | None:
         )
     except signing.BadSignature:
         return None
+
+
+def code_from_cookie(request) -> ReferralCode | None:
+    """The referral code in the visitor's cookie, or None if absent, forged or stale."""
+    value = _code_in_cookie(request)
     if not value:
         return None
     return ReferralCode.objects.filter(code=value).select_related("user").first()
 
 
+#: Providers that ignore dots in the local part, and their other domain names.
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
 def normalise_email(email) -> str:
-    """``Ana.Perez+shop@Example.com`` -> ``ana.perez@example.com``."""
-    local, _at, domain = (email or "").strip().lower().partition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
+    """One spelling per mailbox: ``J.Doe+shop@GoogleMail.com`` -> ``jdoe@gmail.com``.
+
+    Lower case, no ``+tag``, and at Gmail no dots and one domain. Pure (no
+    database): the fraud rules compare addresses with it. "" for no address.
+    """
+    address = (email or "").strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    local = local.split("+", 1)[0] or local
+    if domain in DOTLESS_DOMAINS:
+        domain = DOTLESS_DOMAINS[domain]
+        local = local.replace(".", "") or local
+    return f"{local}@{domain}"
+
+
+def ordered_as_guest(email) -> bool:
+    """Whether a guest order was placed with any spelling of this address (``normalise_email``)."""
+    wanted = normalise_email(email)
+    if "@" not in wanted:
+        return False
+    local, domain = wanted.split("@")
+    domains = [d for d, canonical in DOTLESS_DOMAINS.items() if canonical == domain] or [domain]
+    dots = r"\.*" if domain in DOTLESS_DOMAINS else ""
+    # A narrow filter in the database; normalise_email has the last word.
+    pattern = (
+        f"^{dots}"
+        + dots.join(re.escape(ch) for ch in local)
+        + dots
+        + r"(\+[^@]*)?@("
+        + "|".join(re.escape(d) for d in domains)
+        + ")$"
+    )
+    found = Order.objects.filter(user=None, guest_email__iregex=pattern)
+    return any(normalise_email(e) == wanted for e in found.values_list("guest_email", flat=True))
 
 
 def _address_key(address) -> tuple:
@@ -108,11 +151,10 @@ class ReferralRules:
     def refuse_signup(self, referrer, referred) -> str | None:
         if referrer.pk == referred.pk:
             return _("A customer cannot refer themselves.")
-        if normalise_email(referrer.email) == normalise_email(referred.email):
+        theirs = normalise_email(referrer.email)
+        if theirs and theirs == normalise_email(referred.email):
             return _("Same email address as the referrer.")
-        earlier = Order.objects.filter(user=referred).exists() or (
-            referred.email and Order.objects.filter(guest_email__iexact=referred.email).exists()
-        )
+        earlier = Order.objects.filter(user=referred).exists() or ordered_as_guest(referred.email)
         if earlier:
             return _("The customer had ordered before.")
         return None
@@ -190,7 +232,7 @@ def signed_up(request, user, marketing=None) -> Referral | None:
 def _welcome_coupon(user):
     config = loyalty_settings.REFERRAL_WELCOME_COUPON
     now = timezone.now()
-    code = "WELCOME-" + "".join(secrets.choice(ALPHABET) for _ in range(8))
+    code = "WELCOME-" + random_characters(DEFAULT_LENGTH)  # as hard to guess as other codes
     return save_coupon(
         CouponSpec(
             name=f"Welcome {user.pk}",
@@ -200,6 +242,7 @@ def _welcome_coupon(user):
             start=now,
             end=now + timedelta(days=config.get("days", 30)),
             usage=Voucher.SINGLE_USE,
+            personal=True,
         )
     )
 

@@ -139,6 +139,10 @@ class ReferralLinkView(View):
         referrals.visit(request, response, code)
         return response
 
+    def head(self, request, code):
+        """Link checkers and previews: the same redirect, neither counted nor remembered."""
+        return redirect(settings.OSCAR_HOMEPAGE)
+
 
 def how_to_earn() -> list[str]:
     """The earning rules in plain words, from the settings."""

@@ -5,6 +5,11 @@ One coupon is an Oscar ``Voucher`` with one voucher ``ConditionalOffer``, its
 ``Condition`` (a minimum basket value, or any one item) and a ``Benefit``
 (a percentage, a fixed amount, or free shipping). Oscar prices, records and
 reports it like any voucher; its dashboard can still edit every piece.
+
+Oscar's dashboard renders range names as HTML (offer descriptions are marked
+safe), so the pieces are named from the code, never from the free-text name.
+A personal coupon (a referred friend's welcome coupon) has the owner-only
+condition of the points vouchers: it gives nothing in anyone else's basket.
 """
 
 from dataclasses import dataclass, field
@@ -14,7 +19,9 @@ from decimal import Decimal
 from django.db import transaction
 from oscar.core.loading import get_model
 
+from ..models import OwnerCondition
 from . import brands
+from .applying import CODE
 
 Voucher = get_model("voucher", "Voucher")
 ConditionalOffer = get_model("offer", "ConditionalOffer")
@@ -44,6 +51,7 @@ class CouponSpec:
     excluded_brands: list[str] = field(default_factory=list)
     excluded_categories: list = field(default_factory=list)
     excluded_products: list = field(default_factory=list)
+    personal: bool = False
 
 
 def offer_of(voucher):
@@ -52,10 +60,19 @@ def offer_of(voucher):
 
 @transaction.atomic
 def save_coupon(spec: CouponSpec, voucher=None) -> Voucher:
-    """Create the coupon, or update ``voucher`` (made by this function) to match ``spec``."""
+    """Create the coupon, or update ``voucher`` (made by this function) to match ``spec``.
+
+    ValueError, and nothing saved, for a code that is not letters, digits, - and
+    _, or a personal coupon with a minimum basket value.
+    """
+    code = spec.code.strip().upper()
+    if not CODE.match(code):
+        raise ValueError(f"{spec.code!r} is not a coupon code: use letters, digits, - and _.")
+    if spec.personal and spec.minimum:
+        raise ValueError("A personal coupon cannot have a minimum basket value.")
     offer = offer_of(voucher) if voucher else None
     range_ = offer.benefit.range if offer else Range(includes_all_products=True)
-    range_.name = f"{spec.name} ({spec.code})"[:128]
+    range_.name = f"Coupon {code}"
     range_.includes_all_products = True
     range_.save()
     range_.excluded_categories.set(spec.excluded_categories)
@@ -72,6 +89,7 @@ def save_coupon(spec: CouponSpec, voucher=None) -> Voucher:
 
     condition = offer.condition if offer else Condition()
     condition.range = range_
+    condition.proxy_class = OwnerCondition.path() if spec.personal else None
     if spec.minimum:
         condition.type, condition.value = Condition.VALUE, spec.minimum
     else:
@@ -79,7 +97,7 @@ def save_coupon(spec: CouponSpec, voucher=None) -> Voucher:
     condition.save()
 
     offer = offer or ConditionalOffer(offer_type=ConditionalOffer.VOUCHER)
-    offer.name = f"Coupon {spec.code}"[:128]
+    offer.name = f"Coupon {code}"
     offer.condition, offer.benefit = condition, benefit
     offer.max_global_applications = spec.max_uses
     offer.start_datetime, offer.end_datetime = spec.start, spec.end
@@ -87,7 +105,7 @@ def save_coupon(spec: CouponSpec, voucher=None) -> Voucher:
 
     voucher = voucher or Voucher()
     voucher.name = spec.name
-    voucher.code = spec.code.strip().upper()
+    voucher.code = code
     voucher.usage = spec.usage
     voucher.start_datetime, voucher.end_datetime = spec.start, spec.end
     voucher.save()
