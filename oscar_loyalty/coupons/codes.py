@@ -562,7 +562,8 @@ def csv_rows(voucher_set: VoucherSet, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -
 
     Rows come from a server-side cursor (``iterator(chunk_size)``), so memory
     does not grow with the size of the set; usable with a ``StreamingHttpResponse``.
-    ``num_orders`` is how many orders used the code (Oscar's own counter).
+    ``num_orders`` is how many orders used the code (Oscar's own counter). A
+    name that a spreadsheet would read as a formula is written as text.
     """
     yield CSV_HEADER
     rows = (
@@ -571,7 +572,19 @@ def csv_rows(voucher_set: VoucherSet, *, chunk_size: int = DEFAULT_CHUNK_SIZE) -
         .values_list("code", "name", "usage", "start_datetime", "end_datetime", "num_orders")
     )
     for code, name, usage, start, end, num_orders in rows.iterator(chunk_size=chunk_size):
-        yield code, name, usage, start.isoformat(), end.isoformat(), num_orders
+        yield code, not_a_formula(name), usage, start.isoformat(), end.isoformat(), num_orders
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def not_a_formula(text: str) -> str:
+    """Text a spreadsheet shows as text: a leading ``'`` before what would start a formula.
+
+    Codes cannot start so; a voucher set's name (free text in Oscar's dashboard) can.
+    """
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def write_csv(

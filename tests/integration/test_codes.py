@@ -337,6 +337,21 @@ def test_csv_export_streams_every_code(voucher_set, offer):
     assert end == voucher_set.end_datetime.isoformat()
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1+1", "-2+3", "@SUM(A1)", "\tTab"])
+def test_csv_cells_never_start_a_formula(offer, name):
+    """A set named in Oscar's dashboard may start with = + - @: a spreadsheet must not run it."""
+    now = timezone.now()
+    voucher_set = VoucherSet.objects.create(
+        name=name, count=0, start_datetime=now, end_datetime=now + timedelta(days=1)
+    )
+    generate(voucher_set, 2, offer)
+    out = io.StringIO()
+    codes.write_csv(voucher_set, out)
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    assert {row[1] for row in rows[1:]} == {f"'{name} - 1", f"'{name} - 2"}
+    assert not [cell for row in rows for cell in row if cell[:1] in ("=", "+", "-", "@", "\t")]
+
+
 # The management command ----------------------------------------------------------
 
 
