@@ -9,7 +9,6 @@ redemption is restored at most once (key ``restore:redemption:<id>``).
 """
 
 import logging
-import secrets
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
@@ -21,6 +20,7 @@ from oscar.core.loading import get_model
 
 from . import keys, ledger
 from .conf import loyalty_settings
+from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .exceptions import RedemptionError
 from .models import Account, LedgerEntry, OwnerCondition, Redemption, Reward
 
@@ -32,7 +32,6 @@ Range = get_model("offer", "Range")
 Condition = get_model("offer", "Condition")
 Benefit = get_model("offer", "Benefit")
 
-CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 Status = Redemption.Status
 
 
@@ -247,7 +246,7 @@ def _reward_benefit(reward):
 
 def _personal_voucher(redemption, name, prefix, benefit, condition_range) -> Voucher:
     """The redemption's voucher, valid from now until the redemption expires."""
-    code = f"{prefix}-" + "".join(secrets.choice(CODE_ALPHABET) for _ in range(12))
+    code = f"{prefix}-" + random_characters(DEFAULT_LENGTH)  # as hard to guess as other codes
     start, end = redemption.created_at, redemption.expires_at
     name = f"{name} #{redemption.pk}"  # Oscar wants offer and voucher names unique
     benefit.save()

@@ -61,6 +61,10 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "sandbox.urls"
 
+# One process (runserver): Django's per-process cache is enough for the limit on
+# guessing coupon codes. A store with several processes needs a shared cache.
+SILENCED_SYSTEM_CHECKS = ["oscar_loyalty.W101"]
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",

@@ -11,6 +11,7 @@ from oscar.core.loading import get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
 from oscar_loyalty import awards, ledger, redemption
+from oscar_loyalty.coupons import codes
 from oscar_loyalty.models import LedgerEntry, PendingAward, Redemption, Reward
 
 pytestmark = pytest.mark.django_db
@@ -188,6 +189,7 @@ def test_claiming_a_reward_debits_its_cost_and_gives_a_personal_code(rich):
     prize = reward(stock=2)
     claim = redemption.claim_reward(rich, prize.pk)
     assert claim.voucher.code.startswith("RWD-")
+    assert len(claim.voucher.code) - len("RWD-") == codes.DEFAULT_LENGTH  # >= 60 bits, as others
     assert balance(rich) == 70
     prize.refresh_from_db()
     assert prize.claimed == 1 and prize.left == 1
