@@ -294,3 +294,33 @@ def test_generating_codes_for_a_voucher_without_offer_is_refused(django_app_fact
     assert refusal in response.follow(user=staff).text
     assert not VoucherSet.objects.exists()
     assert Voucher.objects.count() == 1
+
+
+def test_coupons_and_welcome_coupons_made_before_are_made_safe_by_the_migration(customer):
+    from datetime import UTC, datetime
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
+    from oscar_loyalty.models import OwnerCondition, Referral
+
+    migration = import_module("oscar_loyalty.migrations.0006_coupon_names_and_welcome_owners")
+    when = {"start": datetime(2026, 1, 1, tzinfo=UTC), "end": datetime(2027, 1, 1, tzinfo=UTC)}
+    coupon = save_coupon(CouponSpec("<b>Sale</b>", "SALE", "percentage", D("10"), **when))
+    coupon_range = coupon.offers.get().condition.range
+    coupon_range.name = "<b>Sale</b> (SALE)"  # as coupons were named before
+    coupon_range.save()
+    welcome = save_coupon(CouponSpec("Welcome", "WELCOME-OLD", "percentage", D("10"), **when))
+    Referral.objects.create(
+        referrer=customer,
+        referred=type(customer).objects.create_user("f", "f@example.com", "x"),
+        welcome_voucher=welcome,
+    )
+
+    migration.forwards(apps, None)
+
+    coupon_range.refresh_from_db()
+    assert coupon_range.name == "Coupon SALE"
+    assert welcome.offers.get().condition.proxy_class == OwnerCondition.path()
+    assert not coupon.offers.get().condition.proxy_class
