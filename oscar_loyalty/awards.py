@@ -14,9 +14,11 @@ refunded order means is decided in ``orders``; this module does the sums.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
@@ -31,6 +33,7 @@ from .ledger import bulk
 from .models import Account, LedgerEntry, PendingAward
 
 logger = logging.getLogger(__name__)
+Order = get_model("order", "Order")
 PaymentEventQuantity = get_model("order", "PaymentEventQuantity")
 Status = PendingAward.Status
 
@@ -88,7 +91,12 @@ def cancel_award(order) -> None:
 
 
 def recompute_award(order) -> None:
-    """Lines were refunded or returned: the award shrinks in proportion."""
+    """Lines were refunded or returned: the award shrinks in proportion.
+
+    A referrer's award replays what qualified the order when it was placed:
+    it is voided only if the refunds take that total below the minimum then
+    in force.
+    """
     lines = list(order.lines.all())
     quantities = {line.pk: line.quantity for line in lines}
     refunded = refunded_quantities(lines)
@@ -96,10 +104,28 @@ def recompute_award(order) -> None:
     def target(award):
         if award.referral_id is None:
             return prorated_points(award.line_values, award.original_points, quantities, refunded)
-        kept = kept_value(award.line_values, quantities, refunded)
-        return award.points if kept >= loyalty_settings.REFERRAL_MIN_ORDER else 0
+        return award.points if referral_still_qualifies(award, quantities, refunded) else 0
 
     _reduce_awards(order, target)
+
+
+def referral_still_qualifies(
+    award: PendingAward, quantities: dict[int, int], refunded: dict[int, int]
+) -> bool:
+    """Whether the friend's order, less its refunded units, still reaches its minimum.
+
+    Awards recorded before the qualifying total was stored fall back on the
+    order's total and today's minimum.
+    """
+    total = award.qualifying_total
+    if total is None:
+        total = award.order.total_incl_tax
+    minimum = award.minimum_order
+    if minimum is None:
+        minimum = loyalty_settings.REFERRAL_MIN_ORDER
+    paid = sum((Fraction(Decimal(v)) for v in award.line_values.values()), Fraction(0))
+    returned = paid - kept_value(award.line_values, quantities, refunded)
+    return Fraction(total) - returned >= Fraction(minimum)
 
 
 def refunded_quantities(lines: Iterable) -> dict[int, int]:
@@ -135,33 +161,43 @@ def prorated_points(
     quantities: dict[int, int],
     refunded: dict[int, int],
 ) -> int:
-    """``original_points`` scaled by the share of the value kept, rounded down.
+    """``original_points`` scaled by the share of the value kept, rounded down once.
 
-    ``quantities`` and ``refunded`` are units by line id.
+    ``quantities`` and ``refunded`` are units by line id. The share is an exact
+    fraction: a rounded division before the floor would lose a point whenever
+    the exact result is a whole number.
     """
-    total = sum((Decimal(v) for v in line_values.values()), Decimal(0))
+    total = sum((Fraction(Decimal(v)) for v in line_values.values()), Fraction(0))
     if total <= 0:
         return 0
-    return int(original_points * kept_value(line_values, quantities, refunded) / total)
+    return math.floor(original_points * kept_value(line_values, quantities, refunded) / total)
 
 
 def kept_value(
     line_values: dict[str, str], quantities: dict[int, int], refunded: dict[int, int]
-) -> Decimal:
-    """What the order's lines are worth once ``refunded`` units are taken out."""
+) -> Fraction:
+    """What the order's lines are worth once ``refunded`` units are taken out, exactly."""
     return sum(
         (
-            Decimal(value) * (quantities[int(pk)] - refunded.get(int(pk), 0)) / quantities[int(pk)]
+            Fraction(Decimal(value))
+            * (quantities[int(pk)] - refunded.get(int(pk), 0))
+            / quantities[int(pk)]
             for pk, value in line_values.items()
             if quantities.get(int(pk))
         ),
-        Decimal(0),
+        Fraction(0),
     )
 
 
 def _reduce_awards(order, target_points: Callable[[PendingAward], int]) -> None:
-    """Lower the order's awards to ``target_points(award)``, taking back what was earned."""
+    """Lower the order's awards to ``target_points(award)``, taking back what was earned.
+
+    The order's row is locked first, as the order's queued task locks it: a
+    refund saved while the task runs waits for the award the task records,
+    instead of finding none and being lost.
+    """
     with transaction.atomic():
+        Order.objects.select_for_update(of=("self",)).filter(pk=order.pk).first()
         awards = (
             PendingAward.objects.select_for_update()
             .filter(order=order)
@@ -181,17 +217,19 @@ def _reduce_awards(order, target_points: Callable[[PendingAward], int]) -> None:
 
 
 def take_back(award: PendingAward, target: int) -> None:
-    """Claw back what ``award`` earned above ``target`` points (at most its balance)."""
+    """Claw back the ``award.points - target`` points this change takes away, once.
+
+    ``award.points`` records what earlier refunds already settled, so each
+    refund takes its own share: what the balance could not cover then is
+    forgiven, never collected by a later signal for the same refund.
+    """
+    taken = award.points - target
     earned = LedgerEntry.objects.filter(idempotency_key=award.key).first()
-    if earned is None:  # earned with 0 points: nothing to take back
-        return
-    clawed = earned.reversals.filter(kind=LedgerEntry.Kind.CLAWBACK).aggregate(s=Sum("points"))
-    kept = earned.points + (clawed["s"] or 0)
-    if kept > target:
+    if taken > 0 and earned is not None:  # earned with 0 points: nothing to take back
         number = award.order.number
         ledger.clawback(
             earned.account_id,
-            kept - target,
+            taken,
             key=keys.clawback(award.key, target),
             reason=(
                 _("Order %(number)s refunded") % {"number": number}

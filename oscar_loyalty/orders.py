@@ -53,6 +53,13 @@ def cancelled(order) -> None:
     _safely(redemption.restore_for_cancelled, order)
 
 
+def is_refund_event(event) -> bool:
+    """Whether a payment event is one of ``REFUND_EVENT_TYPES`` (by name or code)."""
+    names = {name.lower() for name in loyalty_settings.REFUND_EVENT_TYPES}
+    kind = event.event_type
+    return kind.name.lower() in names or (kind.code or "").lower() in names
+
+
 def refunded(order) -> None:
     """Some of the order's lines came back: its award shrinks, or is taken back, in proportion."""
     _safely(awards.recompute_award, order)

@@ -56,7 +56,8 @@ def line_refunded(sender, line, old_status, new_status, **kwargs):
     dispatch_uid="oscar_loyalty.payment_event_quantity",
 )
 def payment_event_recorded(sender, instance, created, **kwargs):
-    if created:
+    """A refund's line quantities shrink the order's awards; other payment events change nothing."""
+    if created and orders.is_refund_event(instance.event):
         orders.refunded(instance.line.order)
 
 

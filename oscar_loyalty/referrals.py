@@ -30,8 +30,7 @@ from .awards import take_back
 from .conf import get_rule, loyalty_settings
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
-from .earning import get_earning_rule
-from .models import MarketingConsent, PendingAward, Referral, ReferralCode
+from .models import Account, MarketingConsent, PendingAward, Referral, ReferralCode
 
 logger = logging.getLogger(__name__)
 Order = get_model("order", "Order")
@@ -258,6 +257,10 @@ def first_order_placed(order) -> PendingAward | None:
         return None
     if Order.objects.filter(user_id=order.user_id).exclude(pk=order.pk).exists():
         return None
+    # The referrer's account is locked before the monthly cap is counted, so two
+    # friends' first orders processed at once are counted one after the other.
+    account = ledger.get_account(referral.referrer)
+    Account.objects.select_for_update().filter(pk=account.pk).first()
     reason = get_referral_rules().refuse_reward(referral, order)
     if reason:
         Referral.objects.filter(pk=referral.pk).update(
@@ -265,14 +268,16 @@ def first_order_placed(order) -> PendingAward | None:
         )
         return None
     points = loyalty_settings.REFERRAL_POINTS
-    values = get_earning_rule().line_values(order)
+    # What qualified the order, replayed by refunds: later setting changes never void it.
     award = PendingAward.objects.create(
         order=order,
         referral=referral,
-        account=ledger.get_account(referral.referrer),
+        account=account,
         points=points,
         original_points=points,
-        line_values={k: str(v) for k, v in values.items()},
+        line_values={str(line.pk): str(line.line_price_incl_tax) for line in order.lines.all()},
+        qualifying_total=order.total_incl_tax,
+        minimum_order=loyalty_settings.REFERRAL_MIN_ORDER,
         matures_at=(order.date_placed or timezone.now())
         + timedelta(days=loyalty_settings.RETURN_WINDOW_DAYS),
     )

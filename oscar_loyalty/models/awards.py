@@ -19,7 +19,8 @@ class PendingAward(models.Model):
     ``original_points`` is what the order was worth when placed; ``points`` is
     what it is worth now, after refunds (prorated on ``line_values``, the
     weighted amount of each line when placed, so later rule changes never
-    alter an award).
+    alter an award). A referrer's award keeps each line's amount paid in
+    ``line_values`` instead, with what qualified the order.
     """
 
     class Status(models.TextChoices):
@@ -48,6 +49,18 @@ class PendingAward(models.Model):
     points = models.IntegerField(_("Points"))
     original_points = models.IntegerField(_("Points when placed"))
     line_values = models.JSONField(_("Weighted line amounts"), default=dict)
+    # A referrer's award: the friend's order total and the minimum order when
+    # it qualified. A refund replays them; later setting changes never do.
+    qualifying_total = models.DecimalField(
+        _("Order total when it qualified"), max_digits=12, decimal_places=2, null=True, blank=True
+    )
+    minimum_order = models.DecimalField(
+        _("Minimum order when it qualified"),
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+    )
     status = models.CharField(
         _("Status"), max_length=16, choices=Status.choices, default=Status.PENDING
     )
