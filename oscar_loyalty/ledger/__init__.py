@@ -88,9 +88,12 @@ def earn(
     order=None,
     earned_at: datetime | None = None,
 ) -> LedgerEntry:
-    """Credit ``points`` in a new lot expiring by the configured policy."""
+    """Credit ``points`` in a new lot expiring by the configured policy.
+
+    ``earned_at`` (default now) is an aware date and time, not in the future.
+    """
     _check_points(points)
-    earned_at = earned_at or timezone.now()
+    earned_at = _check_earned_at(earned_at or timezone.now())
 
     def post(acct):
         entry = _write(acct, Kind.EARN, points, key, reason, order=order, activity=True)
@@ -247,7 +250,23 @@ def _check_points(points):
         )
 
 
+def _check_earned_at(earned_at):
+    """An aware datetime, not in the future, whose expiry can be written: else ``LedgerError``."""
+    if not isinstance(earned_at, datetime) or timezone.is_naive(earned_at):
+        raise LedgerError(_("A date of earning must be an aware date and time."))
+    if earned_at > timezone.now():
+        raise LedgerError(_("Points cannot be earned in the future."))
+    try:
+        default_expiry(earned_at)
+    except (OverflowError, ValueError):
+        raise LedgerError(_("The points would expire after the last date there is.")) from None
+    return earned_at
+
+
 def _check_text(key, reason):
+    # PostgreSQL refuses NUL bytes in text: refuse them here, before any write.
+    if isinstance(key, str) and "\x00" in key or "\x00" in str(reason or ""):
+        raise LedgerError(_("An idempotency key or a reason cannot contain a NUL byte."))
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise LedgerError(
             _("An idempotency key must be a non-empty text of at most %(max)d characters.")

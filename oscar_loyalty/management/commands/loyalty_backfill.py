@@ -6,15 +6,17 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from oscar_loyalty import awards, backfill
+from oscar_loyalty.management.options import check_year, refuse_nul_bytes
 
 
-def _date(value):
+def _date(value, option):
     try:
         day = parse_date(value or "")
     except ValueError:
         day = None
     if day is None:
-        raise CommandError(f"Not a date (YYYY-MM-DD): {value!r}")
+        raise CommandError(f"{option}: not a date (YYYY-MM-DD): {value!r}")
+    check_year(day, option)
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
@@ -35,8 +37,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, since, until, chunk_size, no_mature, **options):
-        since = _date(since)
-        until = _date(until) if until else None
+        refuse_nul_bytes(options | {"since": since, "until": until})
+        since = _date(since, "--since")
+        until = _date(until, "--until") if until else None
         if chunk_size is not None and not 1 <= chunk_size <= 100_000:
             raise CommandError("--chunk-size must be from 1 to 100000.")
         show = options["verbosity"] > 0 and sys.stderr.isatty()

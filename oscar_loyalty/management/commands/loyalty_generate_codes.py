@@ -7,6 +7,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 from oscar.core.loading import get_model
 
 from oscar_loyalty.coupons import codes
+from oscar_loyalty.management.options import check_year, refuse_nul_bytes
 
 Voucher = get_model("voucher", "Voucher")
 VoucherSet = get_model("voucher", "VoucherSet")
@@ -32,6 +33,7 @@ def _when(value, option, end_of_day=False):
         moment = datetime.combine(day, time.max if end_of_day else time.min)
     if moment is None:
         raise CommandError(f"{option}: not a date (YYYY-MM-DD) or date and time: {value!r}")
+    check_year(moment, option)
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
@@ -96,6 +98,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         # Everything is checked before anything is written.
+        refuse_nul_bytes(options)
         creating = options["voucher_set"] is None
         if creating and not options["name"]:
             raise CommandError("Give --set (an existing voucher set) or --name (a new one).")
