@@ -90,6 +90,13 @@ def cancel_award(order) -> None:
     _reduce_awards(order, lambda award: 0)
 
 
+def void_pending_awards(account) -> int:
+    """The account's awards still in their return window will never be earned."""
+    return PendingAward.objects.filter(account=account, status=Status.PENDING).update(
+        status=Status.VOID
+    )
+
+
 def recompute_award(order) -> None:
     """Lines were refunded or returned: the award shrinks in proportion.
 

@@ -12,6 +12,7 @@ prefixes below, and the display code reads causes back with ``parse``.
 ``spend:redemption:<id>``      points turned into a voucher or reward
 ``restore:redemption:<id>``    those points given back
 ``expire:lot:<id>``            what was left of a lot, expired
+``close:lot:<id>``             what was left of a lot, forfeited: its customer was deleted
 ``clawback:<earn key>:to:<n>`` an earn taken back down to ``n`` points
 =============================  ===========================================
 """
@@ -26,6 +27,7 @@ WELCOME_EARN = "earn:welcome:"
 REDEMPTION_SPEND = "spend:redemption:"
 REDEMPTION_RESTORE = "restore:redemption:"
 LOT_EXPIRE = "expire:lot:"
+LOT_CLOSE = "close:lot:"
 CLAWBACK = "clawback:"
 _CLAWBACK_TARGET = ":to:"
 
@@ -39,11 +41,12 @@ _PREFIXES = {
     REDEMPTION_SPEND: ("spend", REDEMPTION),
     REDEMPTION_RESTORE: ("restore", REDEMPTION),
     LOT_EXPIRE: ("expire", LOT),
+    LOT_CLOSE: ("close", LOT),
 }
 
 
 class Key(NamedTuple):
-    """A parsed key: ``verb`` (earn, spend, restore, expire, clawback), the
+    """A parsed key: ``verb`` (earn, spend, restore, expire, close, clawback), the
     ``cause`` (order, referral, welcome, redemption, lot) and its ``ref`` (an
     order number or an id, as text). A clawback carries the cause of the earn
     it reverses, and ``target``, the points that earn keeps."""
@@ -76,6 +79,10 @@ def redemption_restore(redemption_id: int) -> str:
 
 def lot_expire(lot_id: int) -> str:
     return f"{LOT_EXPIRE}{lot_id}"
+
+
+def lot_close(lot_id: int) -> str:
+    return f"{LOT_CLOSE}{lot_id}"
 
 
 def clawback(earn_key: str, target: int) -> str:

@@ -3,21 +3,24 @@
 What an event means lives elsewhere (``orders``, ``redemption``,
 ``referrals``); a receiver only picks the moment. Loyalty must never break a
 checkout, an order update or a sign-up: nothing raised here reaches the sender.
+The one exception is a customer's deletion, which closing their account is part of.
 """
 
 import logging
 
 from django.apps import apps
+from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_save
+from django.db.models.signals import post_save, pre_delete
 from django.dispatch import receiver
 from oscar.apps.basket.signals import voucher_removal
 from oscar.apps.customer.signals import user_registered
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import orders, redemption, referrals, tasks
+from . import awards, ledger, orders, redemption, referrals, tasks
 from .conf import loyalty_settings
+from .models import Account
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +68,20 @@ def payment_event_recorded(sender, instance, created, **kwargs):
 def points_voucher_removed(sender, basket, voucher, **kwargs):
     """Taking a points voucher out of the basket gives the points back at once."""
     redemption.voucher_removed(voucher)
+
+
+@receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="oscar_loyalty.user_deleted")
+def customer_deleted(sender, instance, **kwargs):
+    """A customer deleted (Oscar's "Delete profile" page, the admin...): close their account.
+
+    Their pending awards are voided and the account is detached, its entries kept.
+    Runs inside the deletion's transaction: if closing fails, the deletion fails
+    too, rather than leave an account that still names a deleted customer.
+    """
+    account = Account.objects.filter(user=instance).first()
+    if account is not None:
+        awards.void_pending_awards(account)
+        ledger.close_account(account)
 
 
 def _signed_up(request, user, **kwargs):

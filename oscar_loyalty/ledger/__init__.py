@@ -45,6 +45,7 @@ __all__ = [
     "adjust",
     "balance_from_entries",
     "clawback",
+    "close_account",
     "default_expiry",
     "earn",
     "expire",
@@ -224,6 +225,31 @@ def adjust(account: AccountRef, points: int, *, key: str, reason: str, staff_use
         return entry
 
     return _post(account, Kind.ADJUSTMENT, key, reason, post)
+
+
+def close_account(account: AccountRef) -> int:
+    """The customer was deleted: keep the account's entries, but no longer theirs.
+
+    What is left of the balance is forfeited (an expiry per open lot, key
+    ``close:lot:<id>``), so the shop owes nobody; the free-text reasons staff
+    wrote on adjustments, which may name the customer, become the kind's label
+    (the only change ever made to a posted entry); and the account is detached
+    from the customer. Returns the points forfeited. Closing twice forfeits once.
+    """
+    pk = account.pk if isinstance(account, Account) else account
+    with transaction.atomic():
+        acct = Account.objects.select_for_update().filter(pk=pk).first()
+        if acct is None:
+            raise LedgerError(_("Unknown points account %(account)r.") % {"account": account})
+        forfeited = 0
+        for lot in PointsLot.objects.filter(account_id=pk, remaining__gt=0).order_by("id"):
+            entry = expire(lot, reason=_("Customer account deleted"), key=keys.lot_close(lot.pk))
+            forfeited -= entry.points if entry else 0
+        LedgerEntry.objects.filter(account_id=pk, kind=Kind.ADJUSTMENT).update(
+            reason=str(Kind.ADJUSTMENT.label)
+        )
+        Account.objects.filter(pk=pk).update(user=None, closed_at=acct.closed_at or timezone.now())
+    return forfeited
 
 
 # Reading -----------------------------------------------------------------------

@@ -15,11 +15,18 @@ from .. import keys
 
 
 class Account(models.Model):
-    """A customer's points account, created the first time it is needed."""
+    """A customer's points account, created the first time it is needed.
+
+    When the customer is deleted the account and its entries stay, for the
+    shop's books: ``user`` is emptied and ``closed_at`` set (see
+    ``ledger.close_account``).
+    """
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
         related_name="loyalty_account",
         verbose_name=_("Customer"),
     )
@@ -27,6 +34,7 @@ class Account(models.Model):
     created_at = models.DateTimeField(_("Created"), default=timezone.now)
     # Last time points were earned or spent: the "inactivity" expiry policy reads it.
     last_activity_at = models.DateTimeField(_("Last activity"), null=True, blank=True)
+    closed_at = models.DateTimeField(_("Customer deleted"), null=True, blank=True)
 
     class Meta:
         verbose_name = _("Points account")
@@ -38,7 +46,8 @@ class Account(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.user} ({self.balance})"
+        customer = self.user if self.user_id else _("Deleted customer %(id)s") % {"id": self.pk}
+        return f"{customer} ({self.balance})"
 
 
 class LedgerEntry(models.Model):

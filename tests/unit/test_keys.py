@@ -12,6 +12,7 @@ def test_the_stored_formats_never_change():
     assert keys.redemption_spend(5) == "spend:redemption:5"
     assert keys.redemption_restore(5) == "restore:redemption:5"
     assert keys.lot_expire(9) == "expire:lot:9"
+    assert keys.lot_close(9) == "close:lot:9"
     assert keys.clawback("earn:order:100023", 40) == "clawback:earn:order:100023:to:40"
 
 
@@ -24,6 +25,7 @@ def test_the_stored_formats_never_change():
         (keys.redemption_spend(5), ("spend", keys.REDEMPTION, "5", None)),
         (keys.redemption_restore(5), ("restore", keys.REDEMPTION, "5", None)),
         (keys.lot_expire(9), ("expire", keys.LOT, "9", None)),
+        (keys.lot_close(9), ("close", keys.LOT, "9", None)),
         (keys.clawback(keys.referral_earn(7), 0), ("clawback", keys.REFERRAL, "7", 0)),
         (keys.clawback(keys.order_earn("1:to:2"), 5), ("clawback", keys.ORDER, "1:to:2", 5)),
     ],
