@@ -138,3 +138,31 @@ def check_coupon_guessing_limit(app_configs=None, **kwargs):
             )
         )
     return messages
+
+
+@register()
+def check_referral_reward_affordable(app_configs=None, **kwargs):
+    """Warn when one referral pays the referrer more than the friend's order must spend.
+
+    A reward worth more than the minimum order is a loss on every referral,
+    and an invitation to refer oneself through a second account.
+    """
+    s = loyalty_settings
+    points, value, minimum = s.REFERRAL_POINTS, s.POINT_VALUE, s.REFERRAL_MIN_ORDER
+    if not all(isinstance(v, int | Decimal) and not isinstance(v, bool) for v in (points, value)):
+        return []  # check_settings reports a bad POINT_VALUE
+    if not isinstance(minimum, Decimal):
+        return []
+    worth = points * value
+    if worth <= minimum:
+        return []
+    return [
+        checks.Warning(
+            f"{PREFIX}REFERRAL_POINTS: one referral pays {worth} ({points} points at "
+            f"{value} each), more than the {minimum} order it needs "
+            f"({PREFIX}REFERRAL_MIN_ORDER).",
+            hint=f"Pay a fraction of the minimum order, e.g. {PREFIX}REFERRAL_POINTS = "
+            f"{int(minimum / value / 10) or 1} with a {minimum} minimum.",
+            id="oscar_loyalty.W201",
+        )
+    ]

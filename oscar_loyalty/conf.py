@@ -72,9 +72,12 @@ DEFAULTS = {
     # earns once the friend's first order (of at least REFERRAL_MIN_ORDER) is
     # past its return window, how many rewarded referrals a month at most, and
     # the friend's welcome coupon (kind "percentage" or "fixed", value, days).
+    # By default a referral pays 5 points (5.00) for a first order of 50.00 or
+    # more: a tenth, what the shop gives back on any order. A reward worth more
+    # than the minimum order is warned about at start-up.
     "REFERRAL_COOKIE_DAYS": 30,
-    "REFERRAL_POINTS": 100,
-    "REFERRAL_MIN_ORDER": Decimal("20.00"),
+    "REFERRAL_POINTS": 5,
+    "REFERRAL_MIN_ORDER": Decimal("50.00"),
     "REFERRAL_MONTHLY_CAP": 10,
     "REFERRAL_WELCOME_COUPON": {"kind": "percentage", "value": Decimal("10"), "days": 30},
     # The class whose methods decide whether a referral counts.

@@ -68,11 +68,11 @@ def test_link_sign_up_first_order_and_thirty_days_later_the_referrer_earns(
 
     order = at(DAY0, place_order, friend, [("50.00", 1)])
     award = PendingAward.objects.get(referral=referral)
-    assert (award.account.user, award.points) == (customer, 100)
+    assert (award.account.user, award.points) == (customer, 5)
     at(DAY0 + timedelta(days=29), awards.mature_due_awards)
     assert ledger.get_account(customer).balance == 0
     at(DAY0 + timedelta(days=30), awards.mature_due_awards)
-    assert ledger.get_account(customer).balance == 100
+    assert ledger.get_account(customer).balance == 5
     assert ledger.get_account(friend).balance == 5  # their own order's points
     assert referrals.figures(customer) == {"visits": 1, "signups": 1, "rewarded": 1}
     entry = ledger.get_account(customer).entries.get()
@@ -193,9 +193,9 @@ def test_cancelled_first_order_earns_nothing(customer, friend, place_order):
 def test_refund_below_the_minimum_after_maturity_takes_the_reward_back(
     customer, friend, place_order
 ):
-    order = at(DAY0, place_order, friend, [("15.00", 1), ("15.00", 1)])
+    order = at(DAY0, place_order, friend, [("30.00", 1), ("30.00", 1)])
     at(DAY0 + timedelta(days=30), awards.mature_due_awards)
-    assert ledger.get_account(customer).balance == 100
+    assert ledger.get_account(customer).balance == 5
     at(DAY0 + timedelta(days=40), order.lines.first().set_status, "Refunded")
     assert ledger.get_account(customer).balance == 0
 

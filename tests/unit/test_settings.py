@@ -6,7 +6,7 @@ import pytest
 from django.core import checks
 from django.test import override_settings
 
-from oscar_loyalty.checks import check_settings
+from oscar_loyalty.checks import check_referral_reward_affordable, check_settings
 from oscar_loyalty.conf import DEFAULTS, loyalty_settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "settings.rst"
@@ -66,3 +66,29 @@ def test_bad_settings_are_refused_at_start_up(name, value):
 def test_every_setting_is_documented():
     documented = set(re.findall(r"^``OSCAR_LOYALTY_(\w+)``$", DOCS.read_text(), re.M))
     assert documented == set(DEFAULTS)
+
+
+def referral_warnings(**overrides):
+    with override_settings(**{f"OSCAR_LOYALTY_{k}": v for k, v in overrides.items()}):
+        return [e for e in checks.run_checks() if e.id == "oscar_loyalty.W201"]
+
+
+def test_the_default_referral_reward_is_a_fraction_of_its_minimum_order():
+    worth = loyalty_settings.REFERRAL_POINTS * loyalty_settings.POINT_VALUE
+    assert worth <= loyalty_settings.REFERRAL_MIN_ORDER / 5
+    assert check_referral_reward_affordable() == []
+
+
+def test_a_referral_paying_more_than_its_minimum_order_is_warned_about():
+    # 100 points at 1.00 each for a friend's 20.00 order
+    found = referral_warnings(
+        REFERRAL_POINTS=100, POINT_VALUE=Decimal("1.00"), REFERRAL_MIN_ORDER=Decimal("20.00")
+    )
+    assert len(found) == 1
+    assert found[0].level == checks.WARNING
+    assert "pays 100.00" in found[0].msg and "20.00" in found[0].msg
+    assert "OSCAR_LOYALTY_REFERRAL_POINTS = 2" in found[0].hint
+
+
+def test_a_referral_paying_exactly_its_minimum_order_is_not_warned_about():
+    assert referral_warnings(REFERRAL_POINTS=20, REFERRAL_MIN_ORDER=Decimal("20.00")) == []
