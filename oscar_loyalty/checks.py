@@ -166,3 +166,21 @@ def check_referral_reward_affordable(app_configs=None, **kwargs):
             id="oscar_loyalty.W201",
         )
     ]
+
+
+@register()
+def check_point_values_by_currency(app_configs=None, **kwargs):
+    """Each currency's point value is a positive Decimal in whole cents, like POINT_VALUE."""
+    values = loyalty_settings.POINT_VALUE_BY_CURRENCY
+    if isinstance(values, dict) and all(
+        isinstance(v, Decimal) and v.is_finite() and v > 0 and v == v.quantize(Decimal("0.01"))
+        for v in values.values()
+    ):
+        return []
+    return [
+        Error(
+            f"{PREFIX}POINT_VALUE_BY_CURRENCY: must map currency codes to positive Decimal "
+            f"amounts with at most 2 decimal places, got {values!r}.",
+            id="oscar_loyalty.E201",
+        )
+    ]

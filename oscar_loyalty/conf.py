@@ -26,6 +26,9 @@ DEFAULTS = {
     "EARNING_RULE": "oscar_loyalty.earning.EarningRule",
     # What one point is worth, in the shop's default currency, when spent.
     "POINT_VALUE": Decimal("1.00"),
+    # What one point is worth in other currencies: {"EUR": Decimal("0.90")}.
+    # Points cannot be spent on a basket in a currency with no value here.
+    "POINT_VALUE_BY_CURRENCY": {},
     # Days after an order is placed before its points become spendable.
     "RETURN_WINDOW_DAYS": 30,
     # "lifetime": each earned lot expires EXPIRY_MONTHS after it was earned;

@@ -12,6 +12,7 @@ import logging
 from datetime import timedelta
 from decimal import ROUND_FLOOR, Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -35,11 +36,34 @@ Benefit = get_model("offer", "Benefit")
 Status = Redemption.Status
 
 
+def point_value(currency) -> Decimal | None:
+    """What one point pays in ``currency``; None where points cannot be spent.
+
+    ``POINT_VALUE`` is in the shop's default currency; other currencies need
+    their own value in ``POINT_VALUE_BY_CURRENCY``, never the default's at face
+    value (a point worth 1 yen must not pay 1 dollar).
+    """
+    values = loyalty_settings.POINT_VALUE_BY_CURRENCY
+    if currency in values:
+        return values[currency]
+    if currency == settings.OSCAR_DEFAULT_CURRENCY:
+        return loyalty_settings.POINT_VALUE
+    return None
+
+
 def spendable(user, basket) -> dict:
-    """What this customer may spend on this basket: balance, its value, the limits."""
+    """What this customer may spend on this basket: balance, its value, the limits.
+
+    ``currency`` is the basket's; ``usable`` is False when points cannot be spent
+    in it (the balance's value is then given in the shop's default currency).
+    """
     account = Account.objects.filter(user=user).first() if user.is_authenticated else None
     balance = account.balance if account else 0
-    value = loyalty_settings.POINT_VALUE
+    currency = (basket.currency if basket.id else None) or settings.OSCAR_DEFAULT_CURRENCY
+    value = point_value(currency)
+    usable = value is not None
+    if not usable:
+        currency, value = settings.OSCAR_DEFAULT_CURRENCY, loyalty_settings.POINT_VALUE
     products = basket.total_incl_tax if basket.id else Decimal(0)
     share = loyalty_settings.MAX_BASKET_SHARE
     cap = min(products * share, products)
@@ -47,8 +71,10 @@ def spendable(user, basket) -> dict:
     return {
         "balance": balance,
         "balance_value": balance * value,
+        "currency": currency,
+        "usable": usable,
         "min_points": loyalty_settings.MIN_POINTS_PER_USE,
-        "max_points": max_points,
+        "max_points": max_points if usable else 0,
         "active": active_redemption(basket),
     }
 
@@ -71,6 +97,11 @@ def redeem_points(user, basket, points) -> Redemption:
         raise RedemptionError(_("Enter a whole number of points."))
     if not basket.id or basket.is_empty:
         raise RedemptionError(_("Your basket is empty."))
+    point = point_value(basket.currency)
+    if point is None:
+        raise RedemptionError(
+            _("Points cannot be used on a basket in %(currency)s.") % {"currency": basket.currency}
+        )
     with transaction.atomic():
         # One points voucher per basket: two tabs on one basket queue up here.
         Basket.objects.select_for_update().filter(pk=basket.pk).first()
@@ -92,7 +123,7 @@ def redeem_points(user, basket, points) -> Redemption:
                 _("You can use at most %(max)d points on this basket.")
                 % {"max": limits["max_points"]}
             )
-        value = points * loyalty_settings.POINT_VALUE
+        value = points * point
         now = timezone.now()
         expires = now + timedelta(hours=loyalty_settings.REDEMPTION_LIFETIME_HOURS)
         redemption = Redemption.objects.create(

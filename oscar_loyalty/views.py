@@ -104,7 +104,7 @@ class UsePointsView(LoginRequiredMixin, FormView):
             messages.success(
                 self.request,
                 _("You used %(points)d points: %(value)s off your basket.")
-                % {"points": used.points, "value": currency(used.value)},
+                % {"points": used.points, "value": currency(used.value, basket.currency)},
             )
         return redirect_to_referrer(self.request, "basket:summary")
 

@@ -2,10 +2,12 @@ import re
 from decimal import Decimal as D
 
 import pytest
+from django.test import override_settings
+from django.urls import reverse
 from oscar.core.loading import get_model
 from oscar.test.factories import create_product, create_stockrecord
 
-from oscar_loyalty import ledger
+from oscar_loyalty import ledger, redemption
 from oscar_loyalty.models import LedgerEntry, Redemption, Reward
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +128,55 @@ def test_staff_manage_rewards(django_app, staff):
     page = form.submit(user=staff).follow(user=staff)
     assert "Tote bag" in text(page.html.select_one("#reward-list"))
     assert Reward.objects.get().stock == 20
+
+
+def basket_in(app, user, currency, price):
+    product = create_product(title=f"Lamp in {currency}")
+    create_stockrecord(product, price=D(price), num_in_stock=100, currency=currency)
+    page = app.get(product.get_absolute_url(), user=user)
+    page.forms["add_to_basket_form"].submit(user=user)
+
+
+@pytest.fixture
+def euro_shopper(customer, django_app):
+    ledger.earn(ledger.get_account(customer), 100, key="seed", reason="Order 1")
+    basket_in(django_app, customer, "EUR", "120.00")
+    return customer
+
+
+def test_points_are_not_spent_at_face_value_in_another_currency(django_app, euro_shopper):
+    page = django_app.get("/basket/", user=euro_shopper)
+    box = text(page.html.select_one("#use-points"))
+    assert "Points cannot be used on a basket in EUR." in box
+    assert "use-points-form" not in page.forms
+    # a form posted anyway is refused, and nothing is spent
+    token = page.forms["voucher_form"]["csrfmiddlewaretoken"].value
+    refused = django_app.post(
+        reverse("oscar_loyalty:use-points"),
+        {"points": "40", "csrfmiddlewaretoken": token},
+        user=euro_shopper,
+    ).follow(user=euro_shopper)
+    assert messages(refused) == ["Points cannot be used on a basket in EUR."]
+    assert ledger.get_account(euro_shopper).balance == 100
+    assert not Redemption.objects.exists()
+
+
+@override_settings(OSCAR_LOYALTY_POINT_VALUE_BY_CURRENCY={"EUR": D("0.90")})
+def test_a_currency_with_its_own_point_value_converts(django_app, euro_shopper):
+    page = use(django_app, euro_shopper, "40")
+    assert messages(page) == ["You used 40 points: €36.00 off your basket."]
+    assert "€84.00" in text(page.html.select_one("#basket_totals"))
+    assert Redemption.objects.get().value == D("36.00")
+    assert ledger.get_account(euro_shopper).balance == 60
+
+
+@override_settings(OSCAR_DEFAULT_CURRENCY="JPY", OSCAR_LOYALTY_POINT_VALUE=D("1"))
+def test_a_yen_point_never_pays_a_dollar(django_app, customer):
+    ledger.earn(ledger.get_account(customer), 100, key="seed", reason="Order 1")
+    basket_in(django_app, customer, "USD", "120.00")
+    page = django_app.get("/basket/", user=customer)
+    assert "Points cannot be used on a basket in USD." in text(page.html.select_one("#use-points"))
+    basket = Basket.objects.get(owner=customer)
+    with pytest.raises(redemption.RedemptionError):
+        redemption.redeem_points(customer, basket, 40)
+    assert ledger.get_account(customer).balance == 100
