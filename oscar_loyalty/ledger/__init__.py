@@ -291,7 +291,7 @@ def _check_earned_at(earned_at):
 
 def _check_text(key, reason):
     # PostgreSQL refuses NUL bytes in text: refuse them here, before any write.
-    if isinstance(key, str) and "\x00" in key or "\x00" in str(reason or ""):
+    if (isinstance(key, str) and "\x00" in key) or "\x00" in str(reason or ""):
         raise LedgerError(_("An idempotency key or a reason cannot contain a NUL byte."))
     if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_LENGTH:
         raise LedgerError(
