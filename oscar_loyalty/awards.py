@@ -227,8 +227,10 @@ def take_back(award: PendingAward, target: int) -> None:
     """Claw back the ``award.points - target`` points this change takes away, once.
 
     ``award.points`` records what earlier refunds already settled, so each
-    refund takes its own share: what the balance could not cover then is
-    forgiven, never collected by a later signal for the same refund.
+    refund takes its own share: what the balance could not cover then waits
+    on the customer's spends that may give points back (``ledger.clawback``),
+    or is forgiven; it is never collected by a later signal for the same
+    refund.
     """
     taken = award.points - target
     earned = LedgerEntry.objects.filter(idempotency_key=award.key).first()

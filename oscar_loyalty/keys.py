@@ -5,16 +5,18 @@ twice posts once). The formats are part of the stored data, so they never
 change; the set-based SQL in ``ledger.bulk`` builds the same keys from the
 prefixes below, and the display code reads causes back with ``parse``.
 
-=============================  ===========================================
-``earn:order:<number>``        an order's points, once its return window passed
-``earn:referral:<id>``         a referrer's reward for a friend's first order
-``earn:welcome:<user id>``     the welcome bonus at sign-up
-``spend:redemption:<id>``      points turned into a voucher or reward
-``restore:redemption:<id>``    those points given back
-``expire:lot:<id>``            what was left of a lot, expired
-``close:lot:<id>``             what was left of a lot, forfeited: its customer was deleted
-``clawback:<earn key>:to:<n>`` an earn taken back down to ``n`` points
-=============================  ===========================================
+==================================  ========================================================
+``earn:order:<number>``             an order's points, once its return window passed
+``earn:referral:<id>``              a referrer's reward for a friend's first order
+``earn:welcome:<user id>``          the welcome bonus at sign-up
+``spend:redemption:<id>``           points turned into a voucher or reward
+``restore:redemption:<id>``         those points given back
+``restore:redemption:<id>:to:<n>``  part given back, the points voucher keeping ``n``
+``expire:lot:<id>``                 what was left of a lot, expired
+``close:lot:<id>``                  what was left of a lot, forfeited: its customer was deleted
+``clawback:<earn key>:to:<n>``      an earn taken back down to ``n`` points
+``shortfall:<id>:from:<entry id>``  a shortfall taken from the points a restore brought back
+==================================  ========================================================
 """
 
 from __future__ import annotations
@@ -29,10 +31,12 @@ REDEMPTION_RESTORE = "restore:redemption:"
 LOT_EXPIRE = "expire:lot:"
 LOT_CLOSE = "close:lot:"
 CLAWBACK = "clawback:"
+SHORTFALL_TAKE = "shortfall:"
 _CLAWBACK_TARGET = ":to:"
 
 # Cause names, as ``parse`` returns them.
 ORDER, REFERRAL, WELCOME, REDEMPTION, LOT = "order", "referral", "welcome", "redemption", "lot"
+SHORTFALL = "shortfall"
 
 _PREFIXES = {
     ORDER_EARN: ("earn", ORDER),
@@ -42,6 +46,7 @@ _PREFIXES = {
     REDEMPTION_RESTORE: ("restore", REDEMPTION),
     LOT_EXPIRE: ("expire", LOT),
     LOT_CLOSE: ("close", LOT),
+    SHORTFALL_TAKE: ("clawback", SHORTFALL),
 }
 
 
@@ -77,6 +82,11 @@ def redemption_restore(redemption_id: int) -> str:
     return f"{REDEMPTION_RESTORE}{redemption_id}"
 
 
+def redemption_restore_to(redemption_id: int, points: int) -> str:
+    """Part of a points voucher given back, the voucher keeping ``points`` (one key per size)."""
+    return f"{REDEMPTION_RESTORE}{redemption_id}{_CLAWBACK_TARGET}{points}"
+
+
 def lot_expire(lot_id: int) -> str:
     return f"{LOT_EXPIRE}{lot_id}"
 
@@ -88,6 +98,11 @@ def lot_close(lot_id: int) -> str:
 def clawback(earn_key: str, target: int) -> str:
     """Taking ``earn_key``'s entry back down to ``target`` points (one key per target)."""
     return f"{CLAWBACK}{earn_key}{_CLAWBACK_TARGET}{target}"
+
+
+def shortfall_take(shortfall_id: int, restore_entry_id: int) -> str:
+    """A shortfall taken from the points a restore brought back (one key per pair)."""
+    return f"{SHORTFALL_TAKE}{shortfall_id}:from:{restore_entry_id}"
 
 
 def parse(key: str) -> Key | None:

@@ -11,11 +11,13 @@ import logging
 from collections.abc import Callable
 
 from django.db import transaction
+from oscar.core.loading import get_class
 
 from . import awards, redemption, referrals
 from .conf import loyalty_settings
 
 logger = logging.getLogger(__name__)
+UnableToPlaceOrder = get_class("order.exceptions", "UnableToPlaceOrder")
 
 
 def _safely(action: Callable, order) -> None:
@@ -45,6 +47,26 @@ def placed(order) -> None:
                 _safely(referrals.first_order_placed, order)
     except Exception:
         logger.exception("oscar_loyalty: committing order %s's loyalty steps failed", order.number)
+
+
+def discount_recorded(order, voucher_id) -> None:
+    """Oscar is placing ``order`` with a discount from this voucher: a points voucher is used.
+
+    Runs inside Oscar's ``place_order`` transaction. The one loyalty step that
+    may stop an order, on purpose: if the voucher's points were given back
+    after the checkout priced the basket, the order would keep a discount
+    nobody paid for. ``UnableToPlaceOrder`` makes Oscar's checkout say why and
+    show the preview again; any other error is logged, not raised.
+    """
+    try:
+        with transaction.atomic():
+            redemption.use_in_order(order, voucher_id)
+    except UnableToPlaceOrder:
+        raise
+    except Exception:
+        logger.exception(
+            "oscar_loyalty: marking voucher %s used by order %s failed", voucher_id, order.number
+        )
 
 
 def cancelled(order) -> None:

@@ -2,8 +2,10 @@
 
 What an event means lives elsewhere (``orders``, ``redemption``,
 ``referrals``); a receiver only picks the moment. Loyalty must never break a
-checkout, an order update or a sign-up: nothing raised here reaches the sender.
-The one exception is a customer's deletion, which closing their account is part of.
+checkout, an order update or a sign-up: nothing raised here reaches the sender,
+but for two on purpose: a customer's deletion, which closing their account is
+part of, and an order refused because its points voucher was given back a
+moment before (``orders.discount_recorded``).
 """
 
 import logging
@@ -39,6 +41,17 @@ def award_order(sender, order, **kwargs):
     except Exception:
         logger.exception("oscar_loyalty: queueing order %s failed; doing it now", order.number)
         orders.placed(order)
+
+
+@receiver(
+    post_save,
+    sender=get_model("order", "OrderDiscount"),
+    dispatch_uid="oscar_loyalty.order_discount",
+)
+def voucher_used(sender, instance, created, **kwargs):
+    """Oscar's ``place_order`` records a discount: its voucher may be a points voucher."""
+    if created and instance.voucher_id:
+        orders.discount_recorded(instance.order, instance.voucher_id)
 
 
 @receiver(order_status_changed, dispatch_uid="oscar_loyalty.order_status_changed")

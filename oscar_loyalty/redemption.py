@@ -6,24 +6,35 @@ transaction. Oscar then shows, records and reports the discount like any other
 voucher. Unused checkout vouchers give their points back when removed from the
 basket, when they expire, or when the order that used them is cancelled; each
 redemption is restored at most once (key ``restore:redemption:<id>``).
+
+A points voucher pays last, out of what the store's coupons and offers left,
+within ``OSCAR_LOYALTY_MAX_BASKET_SHARE`` (``models.PointsBenefit``); when the
+basket shrinks, ``fit_to_basket`` gives back what it can no longer pay.
+
+A voucher an order used, or is using, is never given back unless that order
+is cancelled. Every change of a redemption locks its voucher's row, then the
+redemption's: the voucher row is the one Oscar's ``place_order`` locks first,
+so an order and a restore of the same voucher queue up, and whichever comes
+second sees what the first did (``use_in_order`` refuses the order if the
+points went back first).
 """
 
 import logging
 from datetime import timedelta
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_DOWN, ROUND_FLOOR, Decimal
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from oscar.apps.basket.signals import voucher_addition
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
 
 from . import keys, ledger
 from .conf import loyalty_settings
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .exceptions import RedemptionError
-from .models import Account, LedgerEntry, OwnerCondition, Redemption, Reward
+from .models import Account, LedgerEntry, OwnerCondition, PointsBenefit, Redemption, Reward
 
 logger = logging.getLogger(__name__)
 Basket = get_model("basket", "Basket")
@@ -32,6 +43,12 @@ ConditionalOffer = get_model("offer", "ConditionalOffer")
 Range = get_model("offer", "Range")
 Condition = get_model("offer", "Condition")
 Benefit = get_model("offer", "Benefit")
+OrderDiscount = get_model("order", "OrderDiscount")
+UnableToPlaceOrder = get_class("order.exceptions", "UnableToPlaceOrder")
+
+# Points vouchers' offers apply after every other offer (Oscar applies the
+# highest priority first), so they pay what the store's coupons left.
+POINTS_PRIORITY = -1_000_000
 
 Status = Redemption.Status
 
@@ -64,19 +81,51 @@ def spendable(user, basket) -> dict:
     usable = value is not None
     if not usable:
         currency, value = settings.OSCAR_DEFAULT_CURRENCY, loyalty_settings.POINT_VALUE
-    products = basket.total_incl_tax if basket.id else Decimal(0)
-    share = loyalty_settings.MAX_BASKET_SHARE
-    cap = min(products * share, products)
-    max_points = min(balance, int((cap / value).to_integral_value(rounding=ROUND_FLOOR)))
+    room = payable_by_points(basket_left(basket), value) if basket.id else Decimal(0)
     return {
         "balance": balance,
         "balance_value": balance * value,
         "currency": currency,
         "usable": usable,
         "min_points": loyalty_settings.MIN_POINTS_PER_USE,
-        "max_points": max_points if usable else 0,
+        "max_points": min(balance, int(room / value)) if usable else 0,
         "active": active_redemption(basket),
+        "share": share_text(),
     }
+
+
+def share_text() -> str:
+    """The share of a basket points may pay, as a percentage: "50%"."""
+    share = min(loyalty_settings.MAX_BASKET_SHARE, Decimal(1)) * 100
+    return f"{share.normalize():f}%"
+
+
+def points_left_on(line) -> Decimal:
+    """What is left to pay on ``line`` after every discount except points."""
+    price = line.unit_effective_price
+    if price is None:
+        return Decimal(0)
+    others = sum((d.amount for d in line.discounts if not _is_points_offer(d.offer)), Decimal(0))
+    return max(Decimal(0), price * line.quantity - others)
+
+
+def basket_left(basket) -> Decimal:
+    """What is left to pay on the basket's discountable lines, before points."""
+    return sum(
+        (points_left_on(line) for line in basket.all_lines() if line.product.is_discountable),
+        Decimal(0),
+    )
+
+
+def payable_by_points(left, point) -> Decimal:
+    """How much of ``left`` points worth ``point`` each may pay: the share, in whole points."""
+    share = loyalty_settings.MAX_BASKET_SHARE
+    cap = min(left * share, left)
+    return (cap / point).to_integral_value(rounding=ROUND_FLOOR) * point
+
+
+def _is_points_offer(offer) -> bool:
+    return offer is not None and offer.benefit.proxy_class == PointsBenefit.path
 
 
 def active_redemption(basket):
@@ -135,10 +184,11 @@ def redeem_points(user, basket, points) -> Redemption:
         )
         voucher = _personal_voucher(
             redemption,
-            _("%(points)d points") % {"points": points},
+            _points_name(points),
             "PTS",
-            Benefit(type=Benefit.FIXED, value=value, range=_all_products()),
+            Benefit(proxy_class=PointsBenefit.path, value=value, range=_all_products()),
             _all_products(),
+            priority=POINTS_PRIORITY,
         )
         _spend(redemption, _("Points used at checkout"))
         basket.vouchers.add(voucher)
@@ -190,37 +240,117 @@ def voucher_removed(voucher) -> None:
 
 
 def restore(redemption_id, reason=None) -> LedgerEntry | None:
-    """Give back the points of a redemption not (or no longer) used, once."""
+    """Give back the points of a redemption no order used, once.
+
+    Refused (None) if an order used the voucher or a checkout is placing one
+    with it: its basket is frozen while the voucher is still valid.
+    """
     with transaction.atomic():
-        redemption = Redemption.objects.select_for_update().filter(pk=redemption_id).first()
-        if redemption is None or redemption.status == Status.RESTORED:
+        redemption = _lock(redemption_id)
+        if redemption is None or redemption.status != Status.ACTIVE or _in_use(redemption):
             return None
-        spent = LedgerEntry.objects.get(idempotency_key=keys.redemption_spend(redemption.pk))
-        entry = ledger.restore(
-            spent,
-            key=keys.redemption_restore(redemption.pk),
-            reason=reason or _("Points returned"),
+        return _give_back(redemption, reason or _("Points returned"))
+
+
+def restore_for_cancelled(order) -> None:
+    """The order was cancelled: the points vouchers it used give their points back."""
+    for pk in Redemption.objects.filter(order=order, status=Status.USED).values_list(
+        "pk", flat=True
+    ):
+        with transaction.atomic():
+            redemption = _lock(pk)
+            if redemption.status == Status.USED and redemption.order_id == order.pk:
+                _give_back(redemption, _("Order %(number)s cancelled") % {"number": order.number})
+
+
+def use_in_order(order, voucher_id) -> None:
+    """An order being placed records a discount from this voucher: it is used.
+
+    Runs inside Oscar's ``place_order`` transaction (an ``OrderDiscount`` was
+    saved), so the voucher is used for good when the order commits. If its
+    points went back a moment ago (the customer removed it in another tab
+    after the checkout priced the basket), the order is refused with a
+    message: Oscar shows it on the preview page, thaws the basket and prices
+    it again.
+    """
+    pk = Redemption.objects.filter(voucher_id=voucher_id).values_list("pk", flat=True).first()
+    if pk is None:
+        return
+    redemption = _lock(pk)
+    if redemption.status == Status.RESTORED or redemption.order_id not in (None, order.pk):
+        raise UnableToPlaceOrder(
+            _(
+                "Your points voucher was taken out of your basket while you were checking "
+                "out, and its points are back in your account. Please check your basket's "
+                "total and place the order again."
+            )
         )
-        redemption.status = Status.RESTORED
-        redemption.save(update_fields=["status"])
-        if redemption.voucher_id:
-            Voucher.objects.filter(pk=redemption.voucher_id).update(end_datetime=timezone.now())
-            Basket.vouchers.through.objects.filter(voucher_id=redemption.voucher_id).delete()
-    return entry
+    if redemption.status == Status.ACTIVE:
+        redemption.status = Status.USED
+        redemption.order = order
+        redemption.save(update_fields=["status", "order"])
+
+
+def restore_unused_voucher(voucher) -> bool:
+    """Give back the points of a points voucher that gives its basket nothing."""
+    pk = (
+        Redemption.objects.filter(voucher=voucher, reward=None, status=Status.ACTIVE)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return pk is not None and restore(pk, _("Points voucher gave no discount")) is not None
 
 
 def mark_used(order) -> int:
-    """The order used personal vouchers: they are spent for good."""
+    """The order used personal vouchers: they are spent for good.
+
+    ``use_in_order`` does this as the order is placed; this catches orders
+    placed before it existed, or by code that records no discounts.
+    """
     return Redemption.objects.filter(
         voucher__applications__order=order, status=Status.ACTIVE
     ).update(status=Status.USED, order=order)
 
 
-def restore_for_cancelled(order) -> None:
-    for pk in Redemption.objects.filter(order=order, status=Status.USED).values_list(
-        "pk", flat=True
-    ):
-        restore(pk, _("Order %(number)s cancelled") % {"number": order.number})
+def fit_to_basket(basket) -> tuple[Redemption, int] | None:
+    """Shrink the basket's points voucher to what points may pay now.
+
+    The basket changed (a line removed, a quantity lowered, a coupon added)
+    and its points voucher would pay more than the share points may pay: the
+    voucher keeps what fits and the rest of its points go back to the
+    customer. Returns the redemption and the points given back, or None.
+    """
+    active = active_redemption(basket)
+    if active is None:
+        return None
+    point = point_value(basket.currency)  # None: points cannot pay in this currency
+    room = payable_by_points(basket_left(basket), point) if point else Decimal(0)
+    keep = min(active.points, int(room / point)) if point else 0
+    if keep == active.points:
+        return None
+    with transaction.atomic():
+        redemption = _lock(active.pk)
+        if redemption.status != Status.ACTIVE or _in_use(redemption):
+            return None
+        reason = _("Your basket changed: points returned")
+        if keep == 0:
+            _give_back(redemption, reason)
+            return redemption, active.points
+        given = redemption.points - keep
+        spent = LedgerEntry.objects.get(idempotency_key=keys.redemption_spend(redemption.pk))
+        key = keys.redemption_restore_to(redemption.pk, keep)
+        ledger.restore(spent, key=key, reason=reason, points=given)
+        value = (redemption.value * keep / redemption.points).quantize(
+            Decimal("0.01"), rounding=ROUND_DOWN
+        )
+        redemption.points, redemption.value = keep, value
+        redemption.save(update_fields=["points", "value"])
+        name = f"{_points_name(keep)} #{redemption.pk}"[:128]
+        Voucher.objects.filter(pk=redemption.voucher_id).update(name=name)
+        offers = ConditionalOffer.objects.filter(vouchers=redemption.voucher_id)
+        Benefit.objects.filter(offers__in=offers).update(value=value)
+        offers.update(name=name)
+    return redemption, given
 
 
 def expire_unused(now=None) -> int:
@@ -233,6 +363,49 @@ def expire_unused(now=None) -> int:
         .values_list("pk", flat=True)
     )
     return sum(1 for pk in list(due) if restore(pk, _("Unused points voucher expired")))
+
+
+def _lock(redemption_id) -> Redemption | None:
+    """Lock the redemption's voucher row, then the redemption (see the module's docstring)."""
+    voucher_id = Redemption.objects.filter(pk=redemption_id).values("voucher_id")
+    list(Voucher.objects.select_for_update().filter(pk__in=voucher_id).values_list("pk"))
+    return (
+        Redemption.objects.select_for_update(of=("self",))
+        .filter(pk=redemption_id)
+        .select_related("basket")
+        .first()
+    )
+
+
+def _in_use(redemption) -> bool:
+    """An order recorded a discount from the voucher, or a checkout is placing one."""
+    if not redemption.voucher_id:
+        return False
+    if OrderDiscount.objects.filter(voucher_id=redemption.voucher_id).exists():
+        return True
+    basket = redemption.basket
+    return (
+        basket is not None
+        and basket.status == Basket.FROZEN
+        and Voucher.objects.filter(
+            pk=redemption.voucher_id, end_datetime__gt=timezone.now()
+        ).exists()
+    )
+
+
+def _give_back(redemption, reason) -> LedgerEntry:
+    spent = LedgerEntry.objects.get(idempotency_key=keys.redemption_spend(redemption.pk))
+    entry = ledger.restore(spent, key=keys.redemption_restore(redemption.pk), reason=reason)
+    redemption.status = Status.RESTORED
+    redemption.save(update_fields=["status"])
+    if redemption.voucher_id:
+        Voucher.objects.filter(pk=redemption.voucher_id).update(end_datetime=timezone.now())
+        Basket.vouchers.through.objects.filter(voucher_id=redemption.voucher_id).delete()
+    return entry
+
+
+def _points_name(points) -> str:
+    return _("%(points)d points") % {"points": points}
 
 
 def _spend(redemption, reason):
@@ -275,7 +448,7 @@ def _reward_benefit(reward):
     return benefit, range_
 
 
-def _personal_voucher(redemption, name, prefix, benefit, condition_range) -> Voucher:
+def _personal_voucher(redemption, name, prefix, benefit, condition_range, priority=0) -> Voucher:
     """The redemption's voucher, valid from now until the redemption expires."""
     code = f"{prefix}-" + random_characters(DEFAULT_LENGTH)  # as hard to guess as other codes
     start, end = redemption.created_at, redemption.expires_at
@@ -293,6 +466,7 @@ def _personal_voucher(redemption, name, prefix, benefit, condition_range) -> Vou
         condition=condition,
         benefit=benefit,
         max_global_applications=1,
+        priority=priority,
         start_datetime=start,
         end_datetime=end,
     )

@@ -53,7 +53,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "oscar.apps.basket.middleware.BasketMiddleware",
-    "oscar_loyalty.middleware.ExpiredCouponMiddleware",
+    "oscar_loyalty.middleware.BasketCheckMiddleware",
     "oscar_loyalty.middleware.CouponLimitMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",

@@ -58,6 +58,7 @@ class CouponAddView(OscarVoucherAddView):
         basket = self.request.basket
         basket.vouchers.add(voucher)
         self.add_signal.send(sender=self, basket=basket, voucher=voucher)
+        basket.reset_offer_applications()
         Applicator().apply(basket, self.request.user, self.request)
         if not any(d["voucher"] == voucher for d in basket.offer_applications):
             basket.vouchers.remove(voucher)

@@ -26,14 +26,15 @@ from datetime import datetime
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import keys, signals
 from ..conf import loyalty_settings
 from ..exceptions import InsufficientPoints, LedgerError
-from ..models import Account, LedgerEntry, LotConsumption, PointsLot
+from ..models import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
 
 Kind = LedgerEntry.Kind
 
@@ -128,7 +129,8 @@ def restore(
 
     The points come back with the expiry dates they had, so spending and
     un-spending never extends their life. Restoring more than is left of the
-    spend is refused.
+    spend is refused. What a refund's clawback could not take while these
+    points were spent is taken from them at once (see ``clawback``).
     """
     if not isinstance(spend_entry, LedgerEntry) or spend_entry.kind != Kind.SPEND:
         raise LedgerError(_("Only a spend can be restored."))
@@ -154,6 +156,7 @@ def restore(
             reverses=spend_entry,
         )
         _relot(entry, spend_entry, amount, already=(-spend_entry.points - restorable))
+        _settle_shortfalls(acct, entry, spend_entry, amount)
         return entry
 
     return _post(spend_entry.account_id, Kind.RESTORE, key, reason, post)
@@ -191,15 +194,26 @@ def clawback(
     If the customer already spent some of them, only what is left is taken:
     the balance never goes below zero. Points still in the lot(s) that
     ``reverses`` created go first. Returns None if the balance is zero.
+
+    What could not be taken waits, as a ``Shortfall``, on the account's spends
+    that could still give points back (newest first, each up to what is left
+    to restore of it): when one is restored, ``restore`` takes it then. What no
+    spend can bring back is forgiven.
     """
     _check_points(points)
 
     def post(acct):
+        if Shortfall.objects.filter(clawback_key=key).exists():
+            return None  # replayed: it took nothing and left its shortfall waiting
         amount = min(points, acct.balance)
-        if amount == 0:
-            return None
-        entry = _write(acct, Kind.CLAWBACK, -amount, key, reason, order=order, reverses=reverses)
-        _consume(entry, amount, prefer_entry=reverses)
+        entry = None
+        if amount:
+            entry = _write(
+                acct, Kind.CLAWBACK, -amount, key, reason, order=order, reverses=reverses
+            )
+            _consume(entry, amount, prefer_entry=reverses)
+        if amount < points:
+            _park_shortfall(acct, points - amount, key, reason, order, reverses)
         return entry
 
     return _post(account, Kind.CLAWBACK, key, reason, post)
@@ -414,6 +428,72 @@ def _restored(spend_entry):
         )["s"]
         or 0
     )
+
+
+def _park_shortfall(acct, points, key, reason, order, reverses):
+    """Leave ``points`` a clawback could not take waiting on spends that may come back."""
+    restored = (
+        LedgerEntry.objects.filter(reverses=OuterRef("pk"), kind=Kind.RESTORE)
+        .values("reverses")
+        .annotate(s=Sum("points"))
+        .values("s")
+    )
+    waiting = (
+        Shortfall.objects.filter(spend=OuterRef("pk"))
+        .values("spend")
+        .annotate(s=Sum(F("points") - F("taken")))
+        .values("s")
+    )
+    spends = (
+        LedgerEntry.objects.filter(account=acct, kind=Kind.SPEND)
+        .annotate(
+            free=-F("points") - Coalesce(Subquery(restored), 0) - Coalesce(Subquery(waiting), 0)
+        )
+        .filter(free__gt=0)
+        .order_by("-id")
+    )
+    parked = []
+    for spend in spends:
+        n = min(points, spend.free)
+        parked.append(
+            Shortfall(
+                account=acct,
+                spend=spend,
+                clawback_key=key,
+                reverses=reverses,
+                order_id=getattr(order, "pk", order),
+                reason=str(reason),
+                points=n,
+            )
+        )
+        points -= n
+        if points == 0:
+            break
+    Shortfall.objects.bulk_create(parked)
+
+
+def _settle_shortfalls(acct, restore_entry, spend_entry, amount):
+    """Take what waits on ``spend_entry`` out of the ``amount`` points just restored."""
+    for shortfall in Shortfall.objects.filter(spend=spend_entry, taken__lt=F("points")).order_by(
+        "id"
+    ):
+        n = min(shortfall.open, amount)
+        entry = _write(
+            acct,
+            Kind.CLAWBACK,
+            -n,
+            keys.shortfall_take(shortfall.pk, restore_entry.pk),
+            shortfall.reason,
+            order=shortfall.order_id,
+            reverses_id=shortfall.reverses_id,
+        )
+        _consume(entry, n, prefer_entry=restore_entry)
+        signals.send_on_commit(signals.points_posted, LedgerEntry, entry=entry)
+        shortfall.taken += n
+        shortfall.save(update_fields=["taken"])
+        amount -= n
+        if amount == 0:
+            return
 
 
 def _relot(entry, spend_entry, amount, already):

@@ -6,8 +6,8 @@ themselves change only through ``oscar_loyalty.ledger`` (rule 1 of the design).
 
 from .awards import BonusCampaign, PendingAward
 from .coupons import BrandExclusion
-from .ledger import Account, LedgerEntry, LotConsumption, PointsLot
-from .redemption import OwnerCondition, Redemption, Reward
+from .ledger import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
+from .redemption import OwnerCondition, PointsBenefit, Redemption, Reward
 from .referrals import MarketingConsent, Referral, ReferralCode
 
 __all__ = [
@@ -19,9 +19,11 @@ __all__ = [
     "MarketingConsent",
     "OwnerCondition",
     "PendingAward",
+    "PointsBenefit",
     "PointsLot",
     "Redemption",
     "Referral",
     "ReferralCode",
     "Reward",
+    "Shortfall",
 ]

@@ -1,4 +1,5 @@
-"""The points ledger: accounts, their entries, and the lots the points sit in.
+"""The points ledger: accounts, their entries, the lots the points sit in, and
+what refunds could not take yet.
 
 Only ``oscar_loyalty.ledger`` writes these rows: ``Account.balance`` and
 ``PointsLot.remaining`` are caches of the entries, kept in the same
@@ -219,3 +220,66 @@ class LotConsumption(models.Model):
 
     def __str__(self):
         return f"{self.points} from lot {self.lot_id}"
+
+
+class Shortfall(models.Model):
+    """Points a clawback could not take because they were in a spend.
+
+    A refund's clawback takes what the balance holds; what it could not take
+    waits here on the account's spends that could still come back (a points
+    voucher not used yet, or used by an order that may be cancelled). When one
+    of those spends is restored, ``ledger.restore`` takes what waits on it
+    first, so refunded points never come back through a voucher. What finds no
+    such spend is forgiven. Written only by ``oscar_loyalty.ledger``.
+    """
+
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="shortfalls", verbose_name=_("Account")
+    )
+    spend = models.ForeignKey(
+        LedgerEntry,
+        on_delete=models.PROTECT,
+        related_name="shortfalls",
+        verbose_name=_("Spend it waits on"),
+    )
+    clawback_key = models.CharField(_("Clawback key"), max_length=128)
+    reverses = models.ForeignKey(
+        LedgerEntry,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Reverses"),
+    )
+    order = models.ForeignKey(
+        "order.Order",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Order"),
+    )
+    reason = models.CharField(_("Reason"), max_length=255)
+    points = models.PositiveIntegerField(_("Points"))
+    taken = models.PositiveIntegerField(_("Taken since"), default=0)
+    created_at = models.DateTimeField(_("Created"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("Clawback shortfall")
+        verbose_name_plural = _("Clawback shortfalls")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clawback_key", "spend"], name="loyalty_shortfall_once_per_spend"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(points__gt=0) & models.Q(taken__lte=models.F("points")),
+                name="loyalty_shortfall_taken_in_range",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.taken}/{self.points} on spend {self.spend_id}"
+
+    @property
+    def open(self):
+        return self.points - self.taken

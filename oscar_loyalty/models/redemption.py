@@ -1,13 +1,17 @@
-"""Spending points: the rewards catalogue, redemptions, and the personal voucher condition.
+"""Spending points: the rewards catalogue, redemptions, the personal voucher condition
+and the points voucher's discount.
 
 ``redemption`` writes these rows (the points move through the ledger);
 rewards are edited by staff in the dashboard.
 """
 
+from decimal import ROUND_DOWN, Decimal
+
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
+from oscar.templatetags.currency_filters import currency
 
 from .ledger import Account
 from .referrals import Referral
@@ -16,6 +20,11 @@ from .referrals import Referral
 # though this app is listed, and so loaded, before Oscar's.
 Condition = get_model("offer", "Condition")
 CountCondition = get_model("offer", "CountCondition")
+Benefit = get_model("offer", "Benefit")
+BasketDiscount = get_class("offer.results", "BasketDiscount")
+ZERO_DISCOUNT = get_class("offer.results", "ZERO_DISCOUNT")
+apply_discount = get_class("offer.benefits", "apply_discount")
+CENT = Decimal("0.01")
 
 
 class Reward(models.Model):
@@ -195,4 +204,66 @@ class OwnerCondition(CountCondition):
         voucher = offer.get_voucher()
         if voucher is None or not self.owns(voucher, basket.owner_id):
             return False
-        return super().is_satisfied(offer, basket)
+        # Lines another offer (a coupon) discounted still count: personal
+        # vouchers are designed to stack with the store's coupons.
+        return any(self.can_apply_condition(line) for line in basket.all_lines())
+
+
+class PointsBenefit(Benefit):
+    """A points voucher's discount: its value, within the share points may pay.
+
+    Applied last (the points offer has the lowest priority), it pays out of
+    what is left of each line after the store's coupons and offers, never more
+    than ``OSCAR_LOYALTY_MAX_BASKET_SHARE`` of it, in whole points. So a coupon
+    and points stack, and a basket that shrank is never paid for mostly by
+    points; the basket and checkout pages then give back the points the
+    voucher can no longer use (``redemption.fit_to_basket``).
+    """
+
+    class Meta:
+        proxy = True
+        verbose_name = _("Points discount")
+        verbose_name_plural = _("Points discounts")
+
+    @classmethod
+    def path(cls) -> str:
+        """What a Benefit's ``proxy_class`` holds to be one of these (see ``OwnerCondition``)."""
+        return f"oscar_loyalty.models.{cls.__name__}"
+
+    @property
+    def name(self):
+        return _("Points: up to %(value)s off") % {"value": currency(self.value)}
+
+    @property
+    def description(self):
+        return self.name
+
+    def apply(self, basket, condition, offer, **kwargs):
+        from ..redemption import payable_by_points, point_value, points_left_on
+
+        point = point_value(basket.currency)
+        if point is None:  # points cannot pay in this basket's currency
+            return ZERO_DISCOUNT
+        lines = []
+        for line in basket.all_lines():
+            if self.can_apply_benefit(line):
+                left = points_left_on(line)
+                if left > 0:
+                    lines.append((line, left))
+        total = sum((left for _line, left in lines), Decimal(0))
+        discount = min(self.value, payable_by_points(total, point))
+        if discount <= 0:
+            return ZERO_DISCOUNT
+        # Spread over the lines in proportion to what is left of each.
+        amounts = [
+            (discount * left / total).quantize(CENT, rounding=ROUND_DOWN) for _l, left in lines
+        ]
+        short = discount - sum(amounts)
+        for i, (_line, left) in enumerate(lines):
+            extra = min(short, left - amounts[i])
+            amounts[i] += extra
+            short -= extra
+        for (line, _left), amount in zip(lines, amounts, strict=True):
+            if amount > 0:
+                apply_discount(line, amount, line.quantity, offer)
+        return BasketDiscount(discount)

@@ -163,12 +163,13 @@ def test_order_paid_partly_with_points_earns_on_the_rest_and_cancelling_restores
 def test_a_voucher_used_by_an_order_is_never_given_back_even_before_the_order_is_processed(
     rich, monkeypatch
 ):
-    """The order's task (which marks the voucher used) may run after the expiry job."""
+    """The order's task may run after the expiry job: placing the order marks the voucher."""
     monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", lambda order_id: None)
     basket = basket_for(rich, "120.00")
     redemption.redeem_points(rich, basket, 60)
-    create_order(basket=reprice(basket), user=rich)
-    assert Redemption.objects.get().status == Redemption.Status.ACTIVE  # not processed yet
+    order = create_order(basket=reprice(basket), user=rich)
+    used = Redemption.objects.get()
+    assert (used.status, used.order) == (Redemption.Status.USED, order)  # task not run yet
     assert redemption.expire_unused(now=timezone.now() + timedelta(days=30)) == 0
     assert balance(rich) == 40
 
@@ -247,9 +248,10 @@ def test_an_order_cancelled_before_its_task_ran_earns_nothing_and_gives_the_poin
     basket = basket_for(rich, "120.00")
     redemption.redeem_points(rich, basket, 60)
     order = create_order(basket=reprice(basket), user=rich)
-    order.set_status("Cancelled")  # the worker was down: nothing recorded to undo yet
-    assert balance(rich) == 40
+    order.set_status("Cancelled")  # the worker was down: no award recorded to undo yet
+    assert balance(rich) == 100  # the voucher was marked used as the order was placed
     tasks.order_placed.apply(args=queued, throw=True)
     assert not PendingAward.objects.filter(order=order).exists()
     assert Redemption.objects.get().status == Redemption.Status.RESTORED
     assert balance(rich) == 100
+    assert LedgerEntry.objects.filter(kind=Kind.RESTORE).count() == 1
