@@ -6,16 +6,19 @@ from decimal import Decimal as D
 
 import pytest
 from django.utils import timezone
-from oscar.core.loading import get_model
+from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_product, create_stockrecord
 
-from oscar_loyalty import ledger
+from oscar_loyalty import ledger, redemption
 from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
 from oscar_loyalty.models import LedgerEntry, PendingAward, Redemption
 
 pytestmark = pytest.mark.django_db
 Order = get_model("order", "Order")
 Voucher = get_model("voucher", "Voucher")
+PaymentDetailsView = get_class("checkout.views", "PaymentDetailsView")
+VoucherRemoveView = get_class("basket.views", "VoucherRemoveView")
+voucher_removal = get_class("basket.signals", "voucher_removal")
 
 
 def text(node):
@@ -222,3 +225,42 @@ def test_emptying_the_basket_gives_all_the_points_back(django_app, shopper):
     )
     assert balance(shopper) == 100
     assert Redemption.objects.get().status == Redemption.Status.RESTORED
+
+
+def test_taking_the_points_voucher_out_while_the_payment_runs_leaves_it_with_the_order(
+    django_app, shopper, monkeypatch
+):
+    use_points(django_app, shopper, "60")
+
+    def pay(view, order_number, total, **kwargs):
+        # Meanwhile the customer's other tab removes the voucher from the basket.
+        voucher = Redemption.objects.get().voucher
+        voucher_removal.send(sender=VoucherRemoveView, basket=view.request.basket, voucher=voucher)
+
+    monkeypatch.setattr(PaymentDetailsView, "handle_payment", pay)
+    place_order(django_app, shopper)
+    order = Order.objects.get()
+    assert order.total_incl_tax == D("60.00")
+    assert Redemption.objects.get().status == Redemption.Status.USED
+    assert balance(shopper) == 40
+
+
+def test_points_given_back_after_the_checkout_priced_the_basket_stop_the_order_with_a_message(
+    django_app, shopper, monkeypatch
+):
+    use_points(django_app, shopper, "60")
+    number = PaymentDetailsView.generate_order_number
+
+    def numbered(view, basket):
+        # The basket was priced for this request; now the other tab takes the voucher out.
+        redemption.restore(Redemption.objects.get().pk, "Points voucher removed from the basket")
+        return number(view, basket)
+
+    monkeypatch.setattr(PaymentDetailsView, "generate_order_number", numbered)
+    page = preview(django_app, shopper).forms["place_order_form"].submit(user=shopper)
+    assert "Your points voucher was taken out of your basket while you were checking out" in (
+        text(page.html.select_one(".alert-danger"))
+    )
+    assert not Order.objects.exists()
+    assert balance(shopper) == 100
+    assert "$120.00" in total(django_app.get("/basket/", user=shopper))

@@ -1,9 +1,16 @@
-"""Random sequences of ledger operations, with replays, against a simple model."""
+"""Random sequences of ledger operations, with replays, against a simple model.
+
+And of the features that meet in the ledger: orders, points vouchers,
+cancellations, refunds and the unused-voucher job.
+"""
 
 import uuid
+from datetime import timedelta
+from decimal import Decimal as D
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -13,9 +20,18 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
+from oscar.apps.offer.applicator import Applicator
+from oscar.apps.partner.strategy import Default
+from oscar.core.loading import get_class, get_model
+from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import ledger
-from oscar_loyalty.models import LedgerEntry, PointsLot
+from oscar_loyalty import ledger, maturation, redemption
+from oscar_loyalty.models import LedgerEntry, PointsLot, Redemption
+
+Basket = get_model("basket", "Basket")
+OrderDiscount = get_model("order", "OrderDiscount")
+VoucherRemoveView = get_class("basket.views", "VoucherRemoveView")
+voucher_removal = get_class("basket.signals", "voucher_removal")
 
 KEYS = st.sampled_from([f"key{i}" for i in range(8)])
 POINTS = st.integers(min_value=1, max_value=400)
@@ -148,6 +164,142 @@ def test_ledger_invariants_hold_for_random_operation_sequences():
         settings=settings(
             max_examples=60,
             stateful_step_count=25,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+class CrossFeatureMachine(RuleBasedStateMachine):
+    """Orders, points vouchers, cancellations and refunds, in any order.
+
+    Each step goes through the public flows (Oscar's order creation, status
+    changes and basket signals, the periodic jobs); after every step the ledger
+    still balances, no voucher is both given back and kept by an order, and
+    every point earned is held, taken back or spent.
+    """
+
+    products = []  # a $100 and a $60 product, made once for all runs
+
+    def __init__(self):
+        super().__init__()
+        uid = uuid.uuid4().hex
+        self.user = get_user_model().objects.create_user(uid[:30], f"{uid}@example.com")
+        self.account = ledger.get_account(self.user)
+        self.orders = []
+        self.baskets = []  # baskets holding a points voucher not used yet
+
+    def basket(self, quantities):
+        basket = Basket.objects.create(owner=self.user)
+        basket.strategy = Default()
+        for product, quantity in zip(self.products, quantities, strict=True):
+            if quantity:
+                basket.add_product(product, quantity)
+        return self.priced(basket)
+
+    def priced(self, basket):
+        basket = Basket.objects.get(pk=basket.pk)
+        basket.strategy = Default()
+        Applicator().apply(basket, self.user)
+        return basket
+
+    def later(self):
+        return timezone.now() + timedelta(days=400)
+
+    @rule(quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)))
+    def earn_from_an_order(self, quantities):
+        self.orders.append(create_order(basket=self.basket(quantities), user=self.user))
+        maturation.mature_due_awards(now=self.later())
+
+    @precondition(lambda self: self.account_balance() >= 10)
+    @rule(points=st.integers(10, 200), quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)))
+    def redeem_into_a_voucher(self, points, quantities):
+        basket = self.basket(quantities)
+        limit = redemption.spendable(self.user, basket)["max_points"]
+        if points > limit:
+            with pytest.raises(redemption.RedemptionError):
+                redemption.redeem_points(self.user, basket, points)
+            return
+        redemption.redeem_points(self.user, basket, points)
+        self.baskets.append(basket)
+
+    @precondition(lambda self: self.baskets)
+    @rule(data=st.data())
+    def remove_the_voucher(self, data):
+        basket = self.baskets.pop(data.draw(st.integers(0, len(self.baskets) - 1)))
+        for voucher in basket.vouchers.all():
+            voucher_removal.send(sender=VoucherRemoveView, basket=basket, voucher=voucher)
+
+    @precondition(lambda self: self.baskets)
+    @rule(data=st.data())
+    def place_an_order_with_it(self, data):
+        basket = self.baskets.pop(data.draw(st.integers(0, len(self.baskets) - 1)))
+        self.orders.append(create_order(basket=self.priced(basket), user=self.user))
+        maturation.mature_due_awards(now=self.later())
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def cancel_an_order(self, data):
+        data.draw(st.sampled_from(self.orders)).set_status("Cancelled")
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data())
+    def refund_a_line(self, data):
+        order = data.draw(st.sampled_from(self.orders))
+        data.draw(st.sampled_from(list(order.lines.all()))).set_status("Refunded")
+
+    @rule()
+    def expire_unused_vouchers(self):
+        redemption.expire_unused(now=self.later())
+        self.baskets = [b for b in self.baskets if redemption.active_redemption(b)]
+
+    def account_balance(self):
+        self.account.refresh_from_db()
+        return self.account.balance
+
+    @invariant()
+    def balance_is_the_sum_of_entries_and_of_open_lots(self):
+        lots = PointsLot.objects.filter(account=self.account).values_list("remaining", flat=True)
+        assert self.account_balance() == ledger.balance_from_entries(self.account) == sum(lots)
+
+    @invariant()
+    def no_voucher_is_both_given_back_and_kept_by_an_order(self):
+        for used in Redemption.objects.filter(account=self.account):
+            live = OrderDiscount.objects.filter(voucher_id=used.voucher_id).exclude(
+                order__status="Cancelled"
+            )
+            if used.status == Redemption.Status.RESTORED:
+                assert not live.exists(), f"redemption {used.pk} restored and used"
+            if used.status == Redemption.Status.USED:
+                assert live.exists(), f"redemption {used.pk} used by no live order"
+
+    @invariant()
+    def every_point_earned_is_held_taken_back_or_spent(self):
+        def total(kind):
+            entries = LedgerEntry.objects.filter(account=self.account, kind=kind)
+            return sum(entries.values_list("points", flat=True))
+
+        spent = sum(
+            Redemption.objects.filter(account=self.account)
+            .exclude(status=Redemption.Status.RESTORED)
+            .values_list("points", flat=True)
+        )
+        held, clawed, earned = self.account_balance(), -total("clawback"), total("earn")
+        assert held + clawed + spent == earned
+
+
+@pytest.mark.django_db
+def test_ledger_invariants_hold_where_features_cross():
+    CrossFeatureMachine.products = []
+    for price in ("100.00", "60.00"):
+        product = create_product(title=f"Product {price}")
+        create_stockrecord(product, price=D(price), num_in_stock=1_000_000)
+        CrossFeatureMachine.products.append(product)
+    run_state_machine_as_test(
+        CrossFeatureMachine,
+        settings=settings(
+            max_examples=25,
+            stateful_step_count=15,
             deadline=None,
             suppress_health_check=[HealthCheck.too_slow],
         ),
