@@ -125,7 +125,7 @@ def payable_by_points(left, point) -> Decimal:
 
 
 def _is_points_offer(offer) -> bool:
-    return offer is not None and offer.benefit.proxy_class == PointsBenefit.path
+    return offer is not None and offer.benefit.proxy_class == PointsBenefit.path()
 
 
 def active_redemption(basket):
@@ -186,7 +186,7 @@ def redeem_points(user, basket, points) -> Redemption:
             redemption,
             _points_name(points),
             "PTS",
-            Benefit(proxy_class=PointsBenefit.path, value=value, range=_all_products()),
+            Benefit(proxy_class=PointsBenefit.path(), value=value, range=_all_products()),
             _all_products(),
             priority=POINTS_PRIORITY,
         )

@@ -25,7 +25,7 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import ledger, maturation, redemption
+from oscar_loyalty import awards, ledger, redemption
 from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot, Redemption, Shortfall
 
 Basket = get_model("basket", "Basket")
@@ -242,7 +242,7 @@ class CrossFeatureMachine(RuleBasedStateMachine):
     @rule(quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)))
     def earn_from_an_order(self, quantities):
         self.orders.append(create_order(basket=self.basket(quantities), user=self.user))
-        maturation.mature_due_awards(now=self.later())
+        awards.mature_due_awards(now=self.later())
 
     @precondition(lambda self: self.account_balance() >= 10)
     @rule(data=st.data(), quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)))
@@ -270,7 +270,7 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         basket = self.baskets.pop(data.draw(st.integers(0, len(self.baskets) - 1)))
         self.orders.append(create_order(basket=self.priced(basket), user=self.user))
         self.submitted.append(basket)
-        maturation.mature_due_awards(now=self.later())
+        awards.mature_due_awards(now=self.later())
 
     @precondition(lambda self: self.submitted)
     @rule(data=st.data())

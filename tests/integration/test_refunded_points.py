@@ -17,7 +17,7 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import ledger, maturation, redemption, tasks
+from oscar_loyalty import awards, ledger, redemption, tasks
 from oscar_loyalty.models import LedgerEntry, Redemption, Shortfall
 
 pytestmark = pytest.mark.django_db
@@ -62,7 +62,7 @@ def order_a(customer, place_order, clock):
     """Order A, two units of $500: 100 points, earned 30 days later."""
     order = place_order(customer, [("500.00", 2)])
     clock.shift(timedelta(days=31))
-    maturation.mature_due_awards()
+    awards.mature_due_awards()
     assert balance(customer) == 100
     return order
 
@@ -146,7 +146,7 @@ def test_points_earned_after_the_refund_are_not_taken(customer, order_a, place_o
     order_a.set_status("Cancelled")
     place_order(customer, [("500.00", 1)])  # order C: 50 points
     clock.shift(timedelta(days=31))
-    maturation.mature_due_awards()
+    awards.mature_due_awards()
     assert balance(customer) == 50
     redemption.restore(parked.pk)  # A's 100 come back and go
     assert balance(customer) == 50
