@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
     dependencies = [
         ("offer", "0013_range_excluded_categories"),
         ("order", "0021_billingaddress_code_shippingaddress_code"),
-        ("oscar_loyalty", "0006_coupon_names_and_welcome_owners"),
+        ("oscar_loyalty", "0008_account_outlives_customer"),
     ]
 
     operations = [
