@@ -332,10 +332,13 @@ def fit_to_basket(basket) -> tuple[Redemption, int] | None:
         redemption = _lock(active.pk)
         if redemption.status != Status.ACTIVE or _in_use(redemption):
             return None
+        if keep >= redemption.points:  # another request fitted it meanwhile
+            return None
         reason = _("Your basket changed: points returned")
         if keep == 0:
+            given = redemption.points
             _give_back(redemption, reason)
-            return redemption, active.points
+            return redemption, given
         given = redemption.points - keep
         spent = LedgerEntry.objects.get(idempotency_key=keys.redemption_spend(redemption.pk))
         key = keys.redemption_restore_to(redemption.pk, keep)
