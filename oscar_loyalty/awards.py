@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from fractions import Fraction
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
@@ -28,9 +29,12 @@ from oscar.core.loading import get_model
 
 from . import keys, ledger
 from .conf import loyalty_settings
-from .earning import get_earning_rule
+from .earning import EarningRule, get_earning_rule
 from .ledger import bulk
 from .models import Account, LedgerEntry, PendingAward
+
+if TYPE_CHECKING:
+    from oscar.apps.order.abstract_models import AbstractLine, AbstractOrder
 
 logger = logging.getLogger(__name__)
 Order = get_model("order", "Order")
@@ -38,7 +42,7 @@ PaymentEventQuantity = get_model("order", "PaymentEventQuantity")
 Status = PendingAward.Status
 
 
-def record_award(order) -> None:
+def record_award(order: AbstractOrder) -> None:
     """Record what ``order`` will earn once the return window passes.
 
     Guests earn nothing; an order worth no points records nothing. Recording
@@ -59,45 +63,51 @@ def record_award(order) -> None:
 
 
 def award_fields(
-    rule, order, lines: list | None = None, refunded: dict[int, int] | None = None
-) -> dict | None:
+    rule: EarningRule,
+    order: AbstractOrder,
+    lines: list[AbstractLine] | None = None,
+    refunded: dict[int, int] | None = None,
+) -> dict[str, Any] | None:
     """The pending award's fields for ``order`` (None if it earns nothing).
 
     ``refunded`` (units by line id, with ``lines`` given) prorates it at once:
     the backfill uses it for old orders that were partly refunded.
     """
+    if lines is None:
+        lines = list(order.lines.select_related("product"))
     values = rule.line_values(order, lines)
     points = rule.points(order.currency, sum(values.values(), Decimal(0)))
     if points <= 0:
         return None
-    fields = {
+    line_values = {k: str(v) for k, v in values.items()}
+    fields: dict[str, Any] = {
         "points": points,
         "original_points": points,
-        "line_values": {k: str(v) for k, v in values.items()},
+        "line_values": line_values,
         "matures_at": (order.date_placed or timezone.now())
         + timedelta(days=loyalty_settings.RETURN_WINDOW_DAYS),
     }
     if refunded:
         quantities = {line.pk: line.quantity for line in lines}
-        fields["points"] = prorated_points(fields["line_values"], points, quantities, refunded)
+        fields["points"] = prorated_points(line_values, points, quantities, refunded)
         if fields["points"] == 0:
             return None
     return fields
 
 
-def cancel_award(order) -> None:
+def cancel_award(order: AbstractOrder) -> None:
     """The order was cancelled: it earns nothing, for its customer or their referrer."""
     _reduce_awards(order, lambda award: 0)
 
 
-def void_pending_awards(account) -> int:
+def void_pending_awards(account: Account) -> int:
     """The account's awards still in their return window will never be earned."""
     return PendingAward.objects.filter(account=account, status=Status.PENDING).update(
         status=Status.VOID
     )
 
 
-def recompute_award(order) -> None:
+def recompute_award(order: AbstractOrder) -> None:
     """Lines were refunded or returned: the award shrinks in proportion.
 
     A referrer's award replays what qualified the order when it was placed:
@@ -108,7 +118,7 @@ def recompute_award(order) -> None:
     quantities = {line.pk: line.quantity for line in lines}
     refunded = refunded_quantities(lines)
 
-    def target(award):
+    def target(award: PendingAward) -> int:
         if award.referral_id is None:
             return prorated_points(award.line_values, award.original_points, quantities, refunded)
         return award.points if referral_still_qualifies(award, quantities, refunded) else 0
@@ -135,7 +145,7 @@ def referral_still_qualifies(
     return Fraction(total) - returned >= Fraction(minimum)
 
 
-def refunded_quantities(lines: Iterable) -> dict[int, int]:
+def refunded_quantities(lines: Iterable[AbstractLine]) -> dict[int, int]:
     """How many units of each of these order lines came back, by line id.
 
     Two things Oscar records count: a line whose status is one of
@@ -196,7 +206,7 @@ def kept_value(
     )
 
 
-def _reduce_awards(order, target_points: Callable[[PendingAward], int]) -> None:
+def _reduce_awards(order: AbstractOrder, target_points: Callable[[PendingAward], int]) -> None:
     """Lower the order's awards to ``target_points(award)``, taking back what was earned.
 
     The order's row is locked first, as the order's queued task locks it: a
@@ -272,7 +282,7 @@ def mature_due_awards(now: datetime | None = None, chunk_size: int | None = None
         posted += n
 
 
-def order_points(order) -> PendingAward | None:
+def order_points(order: AbstractOrder) -> PendingAward | None:
     """What ``order`` will earn, for its confirmation page: its pending award.
 
     The award is recorded by a queued task, usually a moment after the order:

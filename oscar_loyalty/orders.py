@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from oscar.core.loading import get_class
@@ -16,11 +17,14 @@ from oscar.core.loading import get_class
 from . import awards, redemption, referrals
 from .conf import loyalty_settings
 
+if TYPE_CHECKING:
+    from oscar.apps.order.abstract_models import AbstractOrder, AbstractPaymentEvent
+
 logger = logging.getLogger(__name__)
 UnableToPlaceOrder = get_class("order.exceptions", "UnableToPlaceOrder")
 
 
-def _safely(action: Callable, order) -> None:
+def _safely(action: Callable[[AbstractOrder], object], order: AbstractOrder) -> None:
     try:
         with transaction.atomic():
             action(order)
@@ -28,7 +32,7 @@ def _safely(action: Callable, order) -> None:
         logger.exception("oscar_loyalty: %s failed for order %s", action.__name__, order.number)
 
 
-def placed(order) -> None:
+def placed(order: AbstractOrder) -> None:
     """What a placed order means for loyalty, in one transaction, each step in a savepoint.
 
     The order may have been cancelled while its task waited in the queue (the
@@ -49,7 +53,7 @@ def placed(order) -> None:
         logger.exception("oscar_loyalty: committing order %s's loyalty steps failed", order.number)
 
 
-def discount_recorded(order, voucher_id) -> None:
+def discount_recorded(order: AbstractOrder, voucher_id: int) -> None:
     """Oscar is placing ``order`` with a discount from this voucher: a points voucher is used.
 
     Runs inside Oscar's ``place_order`` transaction. The one loyalty step that
@@ -69,19 +73,19 @@ def discount_recorded(order, voucher_id) -> None:
         )
 
 
-def cancelled(order) -> None:
+def cancelled(order: AbstractOrder) -> None:
     """The order was cancelled: it earns nothing, and its points vouchers give their points back."""
     _safely(awards.cancel_award, order)
     _safely(redemption.restore_for_cancelled, order)
 
 
-def is_refund_event(event) -> bool:
+def is_refund_event(event: AbstractPaymentEvent) -> bool:
     """Whether a payment event is one of ``REFUND_EVENT_TYPES`` (by name or code)."""
     names = {name.lower() for name in loyalty_settings.REFUND_EVENT_TYPES}
     kind = event.event_type
     return kind.name.lower() in names or (kind.code or "").lower() in names
 
 
-def refunded(order) -> None:
+def refunded(order: AbstractOrder) -> None:
     """Some of the order's lines came back: its award shrinks, or is taken back, in proportion."""
     _safely(awards.recompute_award, order)

@@ -22,11 +22,13 @@ home is ``oscar_loyalty.exceptions``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING, TypeAlias, TypeVar, cast
 
 from dateutil.relativedelta import relativedelta
 from django.db import IntegrityError, transaction
-from django.db.models import F, OuterRef, Q, Subquery, Sum
+from django.db.models import F, OrderBy, OuterRef, Q, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -35,6 +37,13 @@ from .. import keys, signals
 from ..conf import loyalty_settings
 from ..exceptions import InsufficientPoints, LedgerError
 from ..models import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+    from django_stubs_ext import StrOrPromise
+    from oscar.apps.order.abstract_models import AbstractOrder
+    from oscar.apps.voucher.abstract_models import AbstractVoucher
 
 Kind = LedgerEntry.Kind
 
@@ -55,19 +64,25 @@ __all__ = [
     "spend",
 ]
 
-# An account, or its id: every verb takes either.
+# An account, or its id: every verb takes either; the same for an entry's order and voucher.
 AccountRef = Account | int
+OrderRef: TypeAlias = "AbstractOrder | int | None"
+VoucherRef: TypeAlias = "AbstractVoucher | int | None"
+# What the customer reads: text, or lazily translated text (stored as text).
+Reason: TypeAlias = "StrOrPromise"
+_Posted = TypeVar("_Posted", LedgerEntry, LedgerEntry | None)
 
 MAX_POINTS = 1_000_000_000
-MAX_KEY_LENGTH = LedgerEntry._meta.get_field("idempotency_key").max_length
-MAX_REASON_LENGTH = LedgerEntry._meta.get_field("reason").max_length
+# Both are CharFields, so both have a max_length.
+MAX_KEY_LENGTH = cast(int, LedgerEntry._meta.get_field("idempotency_key").max_length)
+MAX_REASON_LENGTH = cast(int, LedgerEntry._meta.get_field("reason").max_length)
 
 
-def get_account(user) -> Account:
+def get_account(user: AbstractBaseUser | AnonymousUser | None) -> Account:
     """The customer's account, created on first need."""
     if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
         raise LedgerError(_("Only signed-in customers have a points account."))
-    account, _created = Account.objects.get_or_create(user=user)
+    account, _created = Account.objects.get_or_create(user_id=user.pk)
     return account
 
 
@@ -86,8 +101,8 @@ def earn(
     points: int,
     *,
     key: str,
-    reason: str,
-    order=None,
+    reason: Reason,
+    order: OrderRef = None,
     earned_at: datetime | None = None,
 ) -> LedgerEntry:
     """Credit ``points`` in a new lot expiring by the configured policy.
@@ -97,7 +112,7 @@ def earn(
     _check_points(points)
     earned_at = _check_earned_at(earned_at or timezone.now())
 
-    def post(acct):
+    def post(acct: Account) -> LedgerEntry:
         entry = _write(acct, Kind.EARN, points, key, reason, order=order, activity=True)
         _new_lot(entry, points, earned_at, default_expiry(earned_at))
         return entry
@@ -106,12 +121,18 @@ def earn(
 
 
 def spend(
-    account: AccountRef, points: int, *, key: str, reason: str, order=None, voucher=None
+    account: AccountRef,
+    points: int,
+    *,
+    key: str,
+    reason: Reason,
+    order: OrderRef = None,
+    voucher: VoucherRef = None,
 ) -> LedgerEntry:
     """Debit ``points``, soonest-expiring lots first; never overdraws."""
     _check_points(points)
 
-    def post(acct):
+    def post(acct: Account) -> LedgerEntry:
         _require(acct, points)
         entry = _write(
             acct, Kind.SPEND, -points, key, reason, order=order, voucher=voucher, activity=True
@@ -123,7 +144,7 @@ def spend(
 
 
 def restore(
-    spend_entry: LedgerEntry, *, key: str, reason: str, points: int | None = None
+    spend_entry: LedgerEntry, *, key: str, reason: Reason, points: int | None = None
 ) -> LedgerEntry:
     """Give back what a spend took (all of it, or ``points`` of it), once.
 
@@ -137,7 +158,7 @@ def restore(
     if points is not None:
         _check_points(points)
 
-    def post(acct):
+    def post(acct: Account) -> LedgerEntry:
         restorable = -spend_entry.points - _restored(spend_entry)
         amount = restorable if points is None else points
         if amount <= 0 or amount > restorable:
@@ -162,14 +183,14 @@ def restore(
     return _post(spend_entry.account_id, Kind.RESTORE, key, reason, post)
 
 
-def expire(lot: PointsLot, *, reason: str = "", key: str | None = None) -> LedgerEntry | None:
+def expire(lot: PointsLot, *, reason: Reason = "", key: str | None = None) -> LedgerEntry | None:
     """Expire what is left of ``lot``. Returns None if nothing is left."""
     if not isinstance(lot, PointsLot) or lot.pk is None:
         raise LedgerError(_("Only a saved points lot can expire."))
     key = key or keys.lot_expire(lot.pk)
     reason = reason or str(_("Expired"))
 
-    def post(acct):
+    def post(acct: Account) -> LedgerEntry | None:
         fresh = PointsLot.objects.get(pk=lot.pk)
         if fresh.remaining == 0:
             return None
@@ -185,8 +206,8 @@ def clawback(
     points: int,
     *,
     key: str,
-    reason: str,
-    order=None,
+    reason: Reason,
+    order: OrderRef = None,
     reverses: LedgerEntry | None = None,
 ) -> LedgerEntry | None:
     """Take back up to ``points`` (for a refund after the points were earned).
@@ -202,7 +223,7 @@ def clawback(
     """
     _check_points(points)
 
-    def post(acct):
+    def post(acct: Account) -> LedgerEntry | None:
         if Shortfall.objects.filter(clawback_key=key).exists():
             return None  # replayed: it took nothing and left its shortfall waiting
         amount = min(points, acct.balance)
@@ -219,7 +240,14 @@ def clawback(
     return _post(account, Kind.CLAWBACK, key, reason, post)
 
 
-def adjust(account: AccountRef, points: int, *, key: str, reason: str, staff_user) -> LedgerEntry:
+def adjust(
+    account: AccountRef,
+    points: int,
+    *,
+    key: str,
+    reason: Reason,
+    staff_user: AbstractBaseUser | None,
+) -> LedgerEntry:
     """A staff member's correction, up or down, with the reason the customer will read."""
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise LedgerError(_("Points must be a non-zero whole number."))
@@ -227,7 +255,7 @@ def adjust(account: AccountRef, points: int, *, key: str, reason: str, staff_use
     if staff_user is None or not getattr(staff_user, "is_staff", False):
         raise LedgerError(_("Only staff can adjust points."))
 
-    def post(acct):
+    def post(acct: Account) -> LedgerEntry:
         if points < 0:
             _require(acct, -points)
         entry = _write(acct, Kind.ADJUSTMENT, points, key, reason, staff_user=staff_user)
@@ -278,7 +306,7 @@ def balance_from_entries(account: AccountRef) -> int:
 # Internals ---------------------------------------------------------------------
 
 
-def _check_points(points):
+def _check_points(points: object) -> None:
     if isinstance(points, bool) or not isinstance(points, int):
         raise LedgerError(_("Points must be a whole number, got %(value)r.") % {"value": points})
     if points <= 0:
@@ -290,7 +318,7 @@ def _check_points(points):
         )
 
 
-def _check_earned_at(earned_at):
+def _check_earned_at(earned_at: object) -> datetime:
     """An aware datetime, not in the future, whose expiry can be written: else ``LedgerError``."""
     if not isinstance(earned_at, datetime) or timezone.is_naive(earned_at):
         raise LedgerError(_("A date of earning must be an aware date and time."))
@@ -303,7 +331,7 @@ def _check_earned_at(earned_at):
     return earned_at
 
 
-def _check_text(key, reason):
+def _check_text(key: object, reason: Reason | None) -> None:
     # PostgreSQL refuses NUL bytes in text: refuse them here, before any write.
     if (isinstance(key, str) and "\x00" in key) or "\x00" in str(reason or ""):
         raise LedgerError(_("An idempotency key or a reason cannot contain a NUL byte."))
@@ -320,7 +348,13 @@ def _check_text(key, reason):
         )
 
 
-def _post(account, kind, key, reason, post):
+def _post(
+    account: AccountRef,
+    kind: str,
+    key: str,
+    reason: Reason,
+    post: Callable[[Account], _Posted],
+) -> _Posted:
     """Run ``post(locked_account)`` once per key, in a transaction."""
     _check_text(key, reason)
     pk = account.pk if isinstance(account, Account) else account
@@ -349,7 +383,7 @@ def _post(account, kind, key, reason, post):
         return _replay(existing, pk, kind)
 
 
-def _replay(existing, pk, kind):
+def _replay(existing: LedgerEntry, pk: int, kind: str) -> LedgerEntry:
     if existing.account_id != pk or existing.kind != kind:
         raise LedgerError(
             _("The key %(key)r already names another entry.") % {"key": existing.idempotency_key}
@@ -357,12 +391,24 @@ def _replay(existing, pk, kind):
     return existing
 
 
-def _require(acct, points):
+def _require(acct: Account, points: int) -> None:
     if acct.balance < points:
         raise InsufficientPoints(acct.balance, points)
 
 
-def _write(acct, kind, points, key, reason, *, activity=False, order=None, voucher=None, **cause):
+def _write(
+    acct: Account,
+    kind: str,
+    points: int,
+    key: str,
+    reason: Reason,
+    *,
+    activity: bool = False,
+    order: OrderRef = None,
+    voucher: VoucherRef = None,
+    reverses: LedgerEntry | int | None = None,
+    staff_user: AbstractBaseUser | None = None,
+) -> LedgerEntry:
     now = timezone.now()
     acct.balance += points
     fields = ["balance"]
@@ -380,11 +426,14 @@ def _write(acct, kind, points, key, reason, *, activity=False, order=None, vouch
         created_at=now,
         order_id=getattr(order, "pk", order),
         voucher_id=getattr(voucher, "pk", voucher),
-        **cause,
+        reverses_id=getattr(reverses, "pk", reverses),
+        staff_user_id=getattr(staff_user, "pk", None),
     )
 
 
-def _new_lot(entry, points, earned_at, expires_at):
+def _new_lot(
+    entry: LedgerEntry, points: int, earned_at: datetime, expires_at: datetime | None
+) -> None:
     PointsLot.objects.create(
         account_id=entry.account_id,
         entry=entry,
@@ -395,16 +444,16 @@ def _new_lot(entry, points, earned_at, expires_at):
     )
 
 
-def _consume(entry, points, prefer_entry=None):
+def _consume(entry: LedgerEntry, points: int, prefer_entry: LedgerEntry | None = None) -> None:
     lots = PointsLot.objects.filter(account_id=entry.account_id, remaining__gt=0)
-    order = [F("expires_at").asc(nulls_last=True), "id"]
+    order: list[OrderBy | str] = [F("expires_at").asc(nulls_last=True), "id"]
     if prefer_entry is not None:
         lots = lots.annotate(preferred=Q(entry_id=prefer_entry.pk))
         order.insert(0, F("preferred").desc())
     _take(entry, lots.order_by(*order), points)
 
 
-def _take(entry, lots, points):
+def _take(entry: LedgerEntry, lots: Iterable[PointsLot], points: int) -> None:
     """Take ``points`` from ``lots`` in their order, recording each take."""
     changed, takes = [], []
     for lot in lots:
@@ -421,7 +470,7 @@ def _take(entry, lots, points):
     LotConsumption.objects.bulk_create(takes)
 
 
-def _restored(spend_entry):
+def _restored(spend_entry: LedgerEntry) -> int:
     return (
         LedgerEntry.objects.filter(reverses=spend_entry, kind=Kind.RESTORE).aggregate(
             s=Sum("points")
@@ -430,7 +479,14 @@ def _restored(spend_entry):
     )
 
 
-def _park_shortfall(acct, points, key, reason, order, reverses):
+def _park_shortfall(
+    acct: Account,
+    points: int,
+    key: str,
+    reason: Reason,
+    order: OrderRef,
+    reverses: LedgerEntry | None,
+) -> None:
     """Leave ``points`` a clawback could not take waiting on spends that may come back."""
     restored = (
         LedgerEntry.objects.filter(reverses=OuterRef("pk"), kind=Kind.RESTORE)
@@ -472,7 +528,9 @@ def _park_shortfall(acct, points, key, reason, order, reverses):
     Shortfall.objects.bulk_create(parked)
 
 
-def _settle_shortfalls(acct, restore_entry, spend_entry, amount):
+def _settle_shortfalls(
+    acct: Account, restore_entry: LedgerEntry, spend_entry: LedgerEntry, amount: int
+) -> None:
     """Take what waits on ``spend_entry`` out of the ``amount`` points just restored."""
     for shortfall in Shortfall.objects.filter(spend=spend_entry, taken__lt=F("points")).order_by(
         "id"
@@ -485,7 +543,7 @@ def _settle_shortfalls(acct, restore_entry, spend_entry, amount):
             keys.shortfall_take(shortfall.pk, restore_entry.pk),
             shortfall.reason,
             order=shortfall.order_id,
-            reverses_id=shortfall.reverses_id,
+            reverses=shortfall.reverses_id,
         )
         _consume(entry, n, prefer_entry=restore_entry)
         signals.send_on_commit(signals.points_posted, LedgerEntry, entry=entry)
@@ -496,7 +554,7 @@ def _settle_shortfalls(acct, restore_entry, spend_entry, amount):
             return
 
 
-def _relot(entry, spend_entry, amount, already):
+def _relot(entry: LedgerEntry, spend_entry: LedgerEntry, amount: int, already: int) -> None:
     """New lots for restored points, with the dates of the lots they were taken from.
 
     Points are given back last-taken first; ``already`` of them were given back

@@ -13,10 +13,11 @@ elsewhere the chunk is read, then posted by ``earn_awards``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from django.db import connection
+from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 from oscar.core.loading import get_model
 
@@ -25,6 +26,8 @@ from ..models import Account, LedgerEntry, LotConsumption, PendingAward, PointsL
 from . import default_expiry
 
 Kind = LedgerEntry.Kind
+# Where a chunk of due awards ends: its last award's (matures_at, id).
+Position = tuple[datetime, int]
 
 
 def order_reason(number: str) -> str:
@@ -105,8 +108,8 @@ def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
 
 
 def earn_due_awards(
-    now: datetime, limit: int, after: tuple[datetime, int] | None = None
-) -> tuple[int, tuple[datetime, int] | None]:
+    now: datetime, limit: int, after: Position | None = None
+) -> tuple[int, Position | None]:
     """Post the next ``limit`` due awards, in (``matures_at``, id) order after ``after``.
 
     Awards another transaction has locked are skipped. Returns ``(posted,
@@ -121,7 +124,9 @@ def earn_due_awards(
     return _earn_due_awards_portable(now, limit, after)
 
 
-def _earn_due_awards_portable(now, limit, after):
+def _earn_due_awards_portable(
+    now: datetime, limit: int, after: Position | None
+) -> tuple[int, Position | None]:
     due = PendingAward.objects.filter(status=PendingAward.Status.PENDING, matures_at__lte=now)
     if after is not None:
         due = due.filter(Q(matures_at__gt=after[0]) | Q(matures_at=after[0], id__gt=after[1]))
@@ -135,7 +140,9 @@ def _earn_due_awards_portable(now, limit, after):
     return earn_awards([pk for _at, pk in rows], now), rows[-1]
 
 
-def _earn_due_awards_pg(now, limit, after):
+def _earn_due_awards_pg(
+    now: datetime, limit: int, after: Position | None
+) -> tuple[int, Position | None]:
     """``earn_due_awards`` as one data-modifying statement.
 
     Locks as the other writers do: the chunk's awards (skipping locked ones),
@@ -274,7 +281,7 @@ def expire_lots(lot_ids: Iterable[int], now: datetime, reason: str) -> int:
 
 
 class _Tables:
-    def __init__(self):
+    def __init__(self) -> None:
         qn = connection.ops.quote_name
         self.entry = qn(LedgerEntry._meta.db_table)
         self.lot = qn(PointsLot._meta.db_table)
@@ -284,15 +291,16 @@ class _Tables:
         self.order = qn(get_model("order", "Order")._meta.db_table)
 
 
-def _in(values):
+def _in(values: Sequence[object]) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _db(value):
+def _db(value: datetime | None) -> datetime | str | None:
+    """``value`` as the backend stores it (a string on SQLite)."""
     return connection.ops.adapt_datetimefield_value(value) if value else None
 
 
-def _lock_accounts(account_ids):
+def _lock_accounts(account_ids: Iterable[int]) -> None:
     """Lock these accounts in id order (``account_ids`` may be a queryset: one statement)."""
     list(
         Account.objects.select_for_update()
@@ -302,7 +310,9 @@ def _lock_accounts(account_ids):
     )
 
 
-def _add_to_balances(cursor, t, entry_ids, activity_at):
+def _add_to_balances(
+    cursor: CursorWrapper, t: _Tables, entry_ids: list[int], activity_at: datetime | None
+) -> None:
     """Add the new entries to their accounts' balances, in one statement.
 
     The entries are summed once per account and joined to the accounts: a
