@@ -5,12 +5,31 @@ from django.conf import settings
 
 from oscar_loyalty import ledger
 
+# What makes a test use the database: pytest-django's marker or one of its fixtures.
+DATABASE_FIXTURES = {
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+    "live_server",
+}
 
-def _unreachable():
-    """What the suite needs and cannot reach: it fails rather than skip."""
+
+def needs_database(item):
+    return item.get_closest_marker("django_db") is not None or bool(
+        DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))
+    )
+
+
+def needs_redis(item):
+    return item.get_closest_marker("redis") is not None
+
+
+def _unreachable(database, redis_):
+    """What the collected tests need and cannot reach: the run fails rather than skip."""
     problems = []
     db = settings.DATABASES["default"]
-    if db["ENGINE"].endswith("postgresql"):
+    if database and db["ENGINE"].endswith("postgresql"):
         import psycopg
 
         try:
@@ -24,25 +43,16 @@ def _unreachable():
             ).close()
         except psycopg.Error as exc:
             problems.append(f"PostgreSQL at {db.get('HOST')}:{db.get('PORT')}: {exc}")
-    elif os.environ.get("CI"):
+    elif database and os.environ.get("CI"):
         problems.append(f"CI must test on PostgreSQL, not {db['ENGINE']}")
-    import redis
+    if redis_:
+        import redis
 
-    try:
-        redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5).ping()
-    except redis.RedisError as exc:
-        problems.append(f"Redis at {settings.REDIS_URL}: {exc}")
+        try:
+            redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=5).ping()
+        except redis.RedisError as exc:
+            problems.append(f"Redis at {settings.REDIS_URL}: {exc}")
     return problems
-
-
-def pytest_sessionstart(session):
-    problems = _unreachable()
-    if problems:
-        pytest.exit(
-            "Test services unreachable (start them, or set DATABASE_URL / REDIS_URL):\n  "
-            + "\n  ".join(problems),
-            returncode=3,
-        )
 
 
 def pytest_collection_modifyitems(config, items):
@@ -52,6 +62,20 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_collection_finish(session):
+    """Check the services only the tests about to run need, so ``tests/unit`` runs without any."""
+    items = session.items
+    problems = _unreachable(
+        database=any(map(needs_database, items)), redis_=any(map(needs_redis, items))
+    )
+    if problems:
+        pytest.exit(
+            "Test services unreachable (start them, or set DATABASE_URL / REDIS_URL):\n  "
+            + "\n  ".join(problems),
+            returncode=3,
+        )
 
 
 @pytest.fixture

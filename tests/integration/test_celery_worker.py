@@ -13,7 +13,11 @@ from django.utils import timezone
 
 from oscar_loyalty.models import LedgerEntry, PendingAward
 
-pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+]
 ROOT = Path(__file__).resolve().parents[2]
 
 
