@@ -1,0 +1,29 @@
+"""The earning rule's sums: rates, rounding, taxes, with no database."""
+
+from decimal import Decimal as D
+
+from django.test import override_settings
+
+from oscar_loyalty import earning
+
+
+@override_settings(OSCAR_LOYALTY_POINTS_PER_UNIT_BY_CURRENCY={"EUR": D("0.2"), "USD": D("0.05")})
+def test_rates_per_currency():
+    rule = earning.EarningRule()
+    assert rule.rate("EUR") == D("0.2")
+    assert rule.rate("USD") == D("0.05")
+    assert rule.rate("JPY") == 0
+    assert rule.points("EUR", D("99.99")) == 19
+    assert rule.points("JPY", D("99999")) == 0
+
+
+class Line:
+    def __init__(self, incl, excl):
+        self.line_price_incl_tax, self.line_price_excl_tax = incl, excl
+
+
+def test_tax_included_or_not_by_setting():
+    line = Line(D("121.00"), D("100.00"))
+    assert earning.EarningRule().line_amount(line) == D("121.00")
+    with override_settings(OSCAR_LOYALTY_EARN_ON_TAX=False):
+        assert earning.EarningRule().line_amount(line) == D("100.00")
