@@ -4,7 +4,7 @@ from collections import Counter
 
 import pytest
 
-from oscar_loyalty.coupons import codes
+from oscar_loyalty.coupons import applying, codes
 
 
 def test_random_characters_are_uniform_over_the_alphabet():
@@ -28,3 +28,38 @@ def test_good_prefixes(prefix, cleaned):
 def test_bad_prefixes(prefix):
     with pytest.raises(ValueError, match="prefix"):
         codes.clean_prefix(prefix)
+
+
+def test_the_alphabet_has_no_look_alikes_and_no_repeats():
+    assert not set(codes.ALPHABET) & set("01OIL")
+    assert len(set(codes.ALPHABET)) == len(codes.ALPHABET)
+    assert codes.ALPHABET.isupper() and codes.ALPHABET.isalnum()
+
+
+def test_lengths_give_60_bits_by_default_and_refuse_fewer_than_40():
+    assert codes.check_length(None) == codes.DEFAULT_LENGTH
+    assert codes.DEFAULT_LENGTH * codes.BITS_PER_CHARACTER >= 60
+    assert codes.check_length(codes.MIN_LENGTH) == codes.MIN_LENGTH
+    with pytest.raises(ValueError, match="40 bits"):
+        codes.check_length(codes.MIN_LENGTH - 1)
+    with pytest.raises(ValueError, match="at most 64"):
+        codes.check_length(55, prefix="ABCDEFGHIJ")
+    with pytest.raises(ValueError, match="whole number"):
+        codes.check_length(True)
+
+
+@pytest.mark.parametrize(
+    "typed, stored",
+    [
+        ("xmas-abc23", "XMAS-ABC23"),
+        ("  SPRING26 ", "SPRING26"),
+        ("ＳＰＲＩＮＧ２６", "SPRING26"),  # full-width, as some phone keyboards type
+        ("", None),
+        ("NO SPACES", None),
+        ("-LEADING", None),
+        ("A" * 65, None),
+        (None, None),
+    ],
+)
+def test_a_typed_code_is_read_as_stored_or_refused(typed, stored):
+    assert applying.normalise(typed) == stored
