@@ -10,6 +10,7 @@ from oscar.core.loading import get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
 from oscar_loyalty.coupons.creation import FIXED, FREE_SHIPPING, CouponSpec, save_coupon
+from tests.helpers import messages
 
 pytestmark = pytest.mark.django_db
 Voucher = get_model("voucher", "Voucher")
@@ -65,11 +66,6 @@ def apply(app, code, user=None):
     form = basket.forms["voucher_form"]
     form["code"] = code
     return form.submit(user=user).follow(user=user)
-
-
-def messages(page):
-    alerts = page.html.select("#messages .alert")
-    return [re.sub(r"\s+", " ", m.text).strip().lstrip("×").strip() for m in alerts]
 
 
 def total(page):

@@ -4,7 +4,6 @@ from decimal import Decimal as D
 from urllib.parse import unquote, urlsplit
 
 import pytest
-import time_machine
 from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 from oscar.apps.customer.signals import user_registered
@@ -12,6 +11,7 @@ from oscar.core.loading import get_model
 
 from oscar_loyalty import awards, ledger, referrals
 from oscar_loyalty.models import MarketingConsent, PendingAward, Referral, ReferralCode
+from tests.helpers import at, messages
 
 pytestmark = pytest.mark.django_db
 User = get_model("auth", "User")
@@ -27,11 +27,6 @@ def fresh_cache():
     cache.clear()
 
 
-def at(when, fn, *args, **kwargs):
-    with time_machine.travel(when, tick=False):
-        return fn(*args, **kwargs)
-
-
 def signup(app, email, consent=False):
     page = app.get("/auth/signup/")
     form = next(f for f in page.forms.values() if "signup" in (f.action or ""))
@@ -39,11 +34,6 @@ def signup(app, email, consent=False):
     form["password1"] = form["password2"] = "a-Long-passw0rd!"
     form["marketing_consent"] = consent
     return form.submit().maybe_follow()
-
-
-def messages(page):
-    alerts = page.html.select("#messages .alert")
-    return [re.sub(r"\s+", " ", m.text).strip().lstrip("×").strip() for m in alerts]
 
 
 @pytest.fixture

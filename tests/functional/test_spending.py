@@ -1,4 +1,3 @@
-import re
 from decimal import Decimal as D
 
 import pytest
@@ -9,17 +8,10 @@ from oscar.test.factories import create_product, create_stockrecord
 
 from oscar_loyalty import ledger, redemption
 from oscar_loyalty.models import LedgerEntry, Redemption, Reward
+from tests.helpers import messages, text
 
 pytestmark = pytest.mark.django_db
 Basket = get_model("basket", "Basket")
-
-
-def text(node):
-    return re.sub(r"\s+", " ", node.text).strip()
-
-
-def messages(page):
-    return [text(m).lstrip("×").strip() for m in page.html.select("#messages .alert")]
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ from oscar.core.loading import get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
 from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
-
-from .test_ledger_concurrency import run_together
+from tests.helpers import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 Basket = get_model("basket", "Basket")

@@ -1,36 +1,12 @@
 """Real threads against PostgreSQL: row locks and unique keys, not luck."""
 
-import threading
-
 import pytest
-from django.db import connection
 
 from oscar_loyalty import ledger
 from oscar_loyalty.models import LedgerEntry
+from tests.helpers import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def run_together(n, work):
-    """Start ``work(i)`` in ``n`` threads at the same moment; return results/errors."""
-    barrier = threading.Barrier(n)
-    results = [None] * n
-
-    def target(i):
-        try:
-            barrier.wait()
-            results[i] = work(i)
-        except Exception as exc:  # collected, asserted by the caller
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_sixteen_spends_from_an_account_that_affords_ten(account):

@@ -2,19 +2,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
 import pytest
-import time_machine
 from django.test import override_settings
 from oscar.core.loading import get_class, get_model
 
 from oscar_loyalty import awards, expiry, ledger
 from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot
+from tests.helpers import DAY0, at, balance
 
 pytestmark = pytest.mark.django_db
 EventHandler = get_class("order.processing", "EventHandler")
 PaymentEventType = get_model("order", "PaymentEventType")
 Kind = LedgerEntry.Kind
-DAY0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 
 
 @pytest.fixture(params=["postgresql", "portable"], autouse=True)
@@ -26,17 +25,6 @@ def maturation_path(request, monkeypatch):
 
 def day(n, seconds=0):
     return DAY0 + timedelta(days=n, seconds=seconds)
-
-
-def at(when, fn, *args, **kwargs):
-    with time_machine.travel(when, tick=False):
-        return fn(*args, **kwargs)
-
-
-def balance(user):
-    account = ledger.get_account(user)
-    assert account.balance == ledger.balance_from_entries(account)
-    return account.balance
 
 
 @pytest.fixture

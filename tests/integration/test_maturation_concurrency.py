@@ -1,6 +1,6 @@
 """Two maturation runs at once, on PostgreSQL with real threads."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -8,11 +8,9 @@ import time_machine
 from oscar_loyalty import awards, ledger
 from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import Account, LedgerEntry, PendingAward
-
-from .test_ledger_concurrency import run_together
+from tests.helpers import DAY0, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-DAY0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 
 
 @pytest.fixture(params=["postgresql", "portable"], autouse=True)

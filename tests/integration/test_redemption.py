@@ -13,21 +13,11 @@ from oscar.test.factories import create_order, create_product, create_stockrecor
 from oscar_loyalty import awards, ledger, redemption
 from oscar_loyalty.coupons import codes
 from oscar_loyalty.models import LedgerEntry, PendingAward, Redemption, Reward
+from tests.helpers import balance, basket_for
 
 pytestmark = pytest.mark.django_db
 Basket = get_model("basket", "Basket")
 Kind = LedgerEntry.Kind
-
-
-def basket_for(user, *prices):
-    basket = Basket.objects.create(owner=user)
-    basket.strategy = Default()
-    for price in prices:
-        product = create_product(title=f"Item {price}")
-        create_stockrecord(product, price=D(price), num_in_stock=100)
-        basket.add_product(product)
-    Applicator().apply(basket, user)
-    return basket
 
 
 def reprice(basket):
@@ -35,12 +25,6 @@ def reprice(basket):
     basket.strategy = Default()
     Applicator().apply(basket, basket.owner)
     return basket
-
-
-def balance(user):
-    account = ledger.get_account(user)
-    assert account.balance == ledger.balance_from_entries(account)
-    return account.balance
 
 
 @pytest.fixture

@@ -1,28 +1,14 @@
 """Two tabs spending the same points at the same moment: only one succeeds."""
 
-from decimal import Decimal as D
-
 import pytest
-from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
-from oscar.test.factories import create_product, create_stockrecord
 
 from oscar_loyalty import ledger, redemption
 from oscar_loyalty.models import Redemption
-
-from .test_ledger_concurrency import run_together
+from tests.helpers import basket_for, run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 Basket = get_model("basket", "Basket")
-
-
-def basket_of(user):
-    product = create_product(title="Lamp")
-    create_stockrecord(product, price=D("200.00"), num_in_stock=10)
-    basket = Basket.objects.create(owner=user)
-    basket.strategy = Default()
-    basket.add_product(product)
-    return basket
 
 
 def outcome(results):
@@ -34,7 +20,7 @@ def outcome(results):
 
 def test_two_baskets_racing_for_the_same_points(customer):
     ledger.earn(ledger.get_account(customer), 80, key="seed", reason="r")
-    baskets = [basket_of(customer), basket_of(customer)]
+    baskets = [basket_for(customer, "200.00"), basket_for(customer, "200.00")]
     results = run_together(2, lambda i: redemption.redeem_points(customer, baskets[i], 80))
     won, lost = outcome(results)
     assert (len(won), len(lost)) == (1, 1)
@@ -45,7 +31,7 @@ def test_two_baskets_racing_for_the_same_points(customer):
 
 def test_two_tabs_on_one_basket_get_one_points_voucher(customer):
     ledger.earn(ledger.get_account(customer), 100, key="seed", reason="r")
-    basket = basket_of(customer)
+    basket = basket_for(customer, "200.00")
     results = run_together(2, lambda i: redemption.redeem_points(customer, basket, 30))
     won, lost = outcome(results)
     assert (len(won), len(lost)) == (1, 1)
@@ -56,7 +42,7 @@ def test_two_tabs_on_one_basket_get_one_points_voucher(customer):
 
 def test_restoring_twice_at_once_restores_once(customer):
     ledger.earn(ledger.get_account(customer), 100, key="seed", reason="r")
-    used = redemption.redeem_points(customer, basket_of(customer), 50)
+    used = redemption.redeem_points(customer, basket_for(customer, "200.00"), 50)
     run_together(4, lambda i: redemption.restore(used.pk))
     account = ledger.get_account(customer)
     assert account.balance == 100 == ledger.balance_from_entries(account)

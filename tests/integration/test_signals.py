@@ -1,6 +1,6 @@
 """The plugin's own signals reach a receiver once the work commits, and never before."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import time_machine
@@ -9,9 +9,9 @@ from django.db import transaction
 from oscar_loyalty import awards, expiry, ledger, signals
 from oscar_loyalty.ledger import bulk
 from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot, Referral
+from tests.helpers import DAY0
 
 pytestmark = pytest.mark.django_db
-DAY0 = datetime(2026, 1, 15, 9, tzinfo=UTC)
 
 
 @pytest.fixture
