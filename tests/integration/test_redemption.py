@@ -12,7 +12,7 @@ from oscar.test.factories import create_order, create_product, create_stockrecor
 
 from oscar_loyalty import awards, ledger, redemption
 from oscar_loyalty.coupons import codes
-from oscar_loyalty.models import LedgerEntry, PendingAward, Redemption, Reward
+from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot, Redemption, Reward
 from tests.helpers import balance, basket_for
 
 pytestmark = pytest.mark.django_db
@@ -219,7 +219,17 @@ def test_claimed_reward_codes_are_not_given_back_by_the_expiry_job(rich):
 
 
 def test_maturation_still_balances_with_spends(rich):
-    assert awards.mature_due_awards() == 0
+    """An award maturing after points were spent adds to what is left, entries and lots agree."""
+    basket = basket_for(rich, "120.00")
+    redemption.redeem_points(rich, basket, 60)
+    order = create_order(basket=reprice(basket), user=rich)
+    assert PendingAward.objects.get(order=order).points == 6  # on the $60 paid
+    assert awards.mature_due_awards(now=timezone.now() + timedelta(days=31)) == 1
+    assert balance(rich) == 46
+    earned = LedgerEntry.objects.get(kind=Kind.EARN, order=order)
+    assert (earned.points, earned.balance_after) == (6, 46)
+    lots = PointsLot.objects.filter(account__user=rich)
+    assert sum(lot.remaining for lot in lots) == 46
 
 
 def test_an_order_cancelled_before_its_task_ran_earns_nothing_and_gives_the_points_back(
