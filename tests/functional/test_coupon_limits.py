@@ -1,6 +1,5 @@
 """Guessing coupon codes: one limit and one set of answers on every route that adds a voucher."""
 
-import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal as D
 
@@ -12,6 +11,7 @@ from oscar.core.loading import get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
 from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
+from tests.helpers import messages
 
 pytestmark = pytest.mark.django_db
 Basket = get_model("basket", "Basket")
@@ -52,11 +52,6 @@ def save10():
             end=NOW + timedelta(days=30),
         )
     )
-
-
-def messages(page):
-    alerts = page.html.select("#messages .alert")
-    return [re.sub(r"\s+", " ", m.text).strip().lstrip("×").strip() for m in alerts]
 
 
 def fill_basket(app, product, user=None, addr="198.51.100.7"):
