@@ -6,7 +6,6 @@ from decimal import Decimal as D
 from fractions import Fraction
 
 import pytest
-import time_machine
 from django.test import override_settings
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -16,6 +15,7 @@ from oscar.test.factories import create_product, create_stockrecord
 
 from oscar_loyalty import awards, ledger
 from oscar_loyalty.models import LedgerEntry, PendingAward, Referral
+from tests.helpers import at, balance
 
 EventHandler = get_class("order.processing", "EventHandler")
 PaymentEventType = get_model("order", "PaymentEventType")
@@ -31,20 +31,9 @@ def day(n):
     return DAY0 + timedelta(days=n)
 
 
-def at(when, fn, *args, **kwargs):
-    with time_machine.travel(when, tick=False):
-        return fn(*args, **kwargs)
-
-
 def event(order, name, lines, quantities, amount=D("1.00")):
     kind, _ = PaymentEventType.objects.get_or_create(name=name)
     EventHandler().handle_payment_event(order, kind, amount, lines, quantities)
-
-
-def balance(user):
-    account = ledger.get_account(user)
-    assert account.balance == ledger.balance_from_entries(account)
-    return account.balance
 
 
 @pytest.fixture
