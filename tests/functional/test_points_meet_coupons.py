@@ -1,6 +1,5 @@
 """Points and the store's coupons in one basket, through Oscar's basket and checkout pages."""
 
-import re
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -12,6 +11,7 @@ from oscar.test.factories import create_product, create_stockrecord
 from oscar_loyalty import ledger, redemption
 from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
 from oscar_loyalty.models import LedgerEntry, PendingAward, Redemption
+from tests.helpers import balance, messages, text
 
 pytestmark = pytest.mark.django_db
 Order = get_model("order", "Order")
@@ -19,14 +19,6 @@ Voucher = get_model("voucher", "Voucher")
 PaymentDetailsView = get_class("checkout.views", "PaymentDetailsView")
 VoucherRemoveView = get_class("basket.views", "VoucherRemoveView")
 voucher_removal = get_class("basket.signals", "voucher_removal")
-
-
-def text(node):
-    return re.sub(r"\s+", " ", node.text).strip()
-
-
-def messages(page):
-    return [text(m).lstrip("×").strip() for m in page.html.select("#messages .alert")]
 
 
 def total(page):
@@ -104,12 +96,6 @@ def preview(app, user):
 def place_order(app, user):
     page = preview(app, user).forms["place_order_form"].submit(user=user)
     return page.follow(user=user) if page.status_int == 302 else page
-
-
-def balance(user):
-    account = ledger.get_account(user)
-    assert account.balance == ledger.balance_from_entries(account)
-    return account.balance
 
 
 def test_the_basket_says_points_pay_what_coupons_leave(django_app, shopper):

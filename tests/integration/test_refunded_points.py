@@ -15,10 +15,11 @@ import time_machine
 from oscar.apps.offer.applicator import Applicator
 from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
-from oscar.test.factories import create_order, create_product, create_stockrecord
+from oscar.test.factories import create_order
 
-from oscar_loyalty import awards, ledger, redemption, tasks
+from oscar_loyalty import awards, redemption, tasks
 from oscar_loyalty.models import LedgerEntry, Redemption, Shortfall
+from tests.helpers import balance, basket_for
 
 pytestmark = pytest.mark.django_db
 Basket = get_model("basket", "Basket")
@@ -32,22 +33,6 @@ DAY0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 def clock():
     with time_machine.travel(DAY0, tick=False) as traveller:
         yield traveller
-
-
-def balance(user):
-    account = ledger.get_account(user)
-    assert account.balance == ledger.balance_from_entries(account)
-    return account.balance
-
-
-def basket_of(user, price="300.00"):
-    product = create_product(title=f"Item {price}")
-    create_stockrecord(product, price=D(price), num_in_stock=100)
-    basket = Basket.objects.create(owner=user)
-    basket.strategy = Default()
-    basket.add_product(product)
-    Applicator().apply(basket, user)
-    return basket
 
 
 def priced(basket):
@@ -70,7 +55,7 @@ def order_a(customer, place_order, clock):
 def test_removing_the_voucher_after_the_order_was_cancelled_gives_nothing_back(
     customer, order_a, django_app
 ):
-    basket = basket_of(customer)
+    basket = basket_for(customer, "300.00")
     used = redemption.redeem_points(customer, basket, 100)
     order_a.set_status("Cancelled")  # the clawback finds 0 points
     assert balance(customer) == 0
@@ -94,7 +79,7 @@ def test_removing_the_voucher_after_the_order_was_cancelled_gives_nothing_back(
 def test_the_unused_voucher_job_gives_nothing_back_after_the_order_was_refunded(
     customer, order_a, clock
 ):
-    redemption.redeem_points(customer, basket_of(customer), 100)
+    redemption.redeem_points(customer, basket_for(customer, "300.00"), 100)
     for line in order_a.lines.all():
         line.set_status("Refunded")
     assert balance(customer) == 0
@@ -106,7 +91,7 @@ def test_the_unused_voucher_job_gives_nothing_back_after_the_order_was_refunded(
 
 
 def test_cancelling_order_b_after_order_a_was_refunded_gives_nothing_back(customer, order_a):
-    basket = basket_of(customer)
+    basket = basket_for(customer, "300.00")
     redemption.redeem_points(customer, basket, 100)
     order_b = create_order(basket=priced(basket), user=customer)
     assert order_b.total_incl_tax == D("200.00")
@@ -123,7 +108,7 @@ def test_cancelling_order_b_after_order_a_was_refunded_gives_nothing_back(custom
 
 
 def test_order_b_kept_means_the_shortfall_is_the_shops_loss(customer, order_a):
-    basket = basket_of(customer)
+    basket = basket_for(customer, "300.00")
     redemption.redeem_points(customer, basket, 100)
     create_order(basket=priced(basket), user=customer)
     order_a.set_status("Cancelled")
@@ -133,7 +118,7 @@ def test_order_b_kept_means_the_shortfall_is_the_shops_loss(customer, order_a):
 
 
 def test_only_what_the_clawback_could_not_take_waits(customer, order_a, django_app):
-    used = redemption.redeem_points(customer, basket_of(customer), 60)
+    used = redemption.redeem_points(customer, basket_for(customer, "300.00"), 60)
     order_a.set_status("Cancelled")  # takes the 40 left, 60 wait on the voucher
     assert balance(customer) == 0
     assert Shortfall.objects.get().points == 60
@@ -142,7 +127,7 @@ def test_only_what_the_clawback_could_not_take_waits(customer, order_a, django_a
 
 
 def test_points_earned_after_the_refund_are_not_taken(customer, order_a, place_order, clock):
-    parked = redemption.redeem_points(customer, basket_of(customer), 100)
+    parked = redemption.redeem_points(customer, basket_for(customer, "300.00"), 100)
     order_a.set_status("Cancelled")
     place_order(customer, [("500.00", 1)])  # order C: 50 points
     clock.shift(timedelta(days=31))
@@ -150,14 +135,14 @@ def test_points_earned_after_the_refund_are_not_taken(customer, order_a, place_o
     assert balance(customer) == 50
     redemption.restore(parked.pk)  # A's 100 come back and go
     assert balance(customer) == 50
-    later = redemption.redeem_points(customer, basket_of(customer), 50)
+    later = redemption.redeem_points(customer, basket_for(customer, "300.00"), 50)
     assert balance(customer) == 0
     redemption.restore(later.pk)  # C's points, spent after the refund: all of them come back
     assert balance(customer) == 50
 
 
 def test_a_refund_in_steps_and_oscars_repeated_signals_take_each_point_once(customer, order_a):
-    used = redemption.redeem_points(customer, basket_of(customer), 100)
+    used = redemption.redeem_points(customer, basket_for(customer, "300.00"), 100)
     refund, _ = PaymentEventType.objects.get_or_create(name="Refunded")
     line = order_a.lines.get()
     EventHandler().handle_payment_event(order_a, refund, D("500.00"), [line], [1])
@@ -173,7 +158,7 @@ def test_a_refund_in_steps_and_oscars_repeated_signals_take_each_point_once(cust
 
 
 def test_a_shrunk_voucher_gives_back_only_what_is_not_owed(customer, order_a):
-    basket = basket_of(customer)
+    basket = basket_for(customer, "300.00")
     used = redemption.redeem_points(customer, basket, 100)
     order_a.set_status("Cancelled")
     basket = priced(basket)

@@ -14,6 +14,7 @@ from oscar.test.factories import create_order, create_product, create_stockrecor
 
 from oscar_loyalty import ledger, redemption, tasks
 from oscar_loyalty.models import LedgerEntry, Redemption
+from tests.helpers import balance
 
 pytestmark = pytest.mark.django_db
 Basket = get_model("basket", "Basket")
@@ -21,12 +22,6 @@ Order = get_model("order", "Order")
 VoucherRemoveView = get_class("basket.views", "VoucherRemoveView")
 UnableToPlaceOrder = get_class("order.exceptions", "UnableToPlaceOrder")
 voucher_removal = get_class("basket.signals", "voucher_removal")
-
-
-def balance(user):
-    account = ledger.get_account(user)
-    assert account.balance == ledger.balance_from_entries(account)
-    return account.balance
 
 
 def priced_basket(user, price="120.00", basket=None):

@@ -19,8 +19,7 @@ from oscar.test.factories import create_order, create_product, create_stockrecor
 
 from oscar_loyalty import ledger, redemption
 from oscar_loyalty.models import LedgerEntry, Redemption
-
-from .test_ledger_concurrency import run_together
+from tests.helpers import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 Basket = get_model("basket", "Basket")
