@@ -1,5 +1,6 @@
 """System checks: refuse bad loyalty settings at start-up, not at checkout."""
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -7,6 +8,10 @@ from django.core import checks
 from django.core.checks import Error, register
 
 from .conf import EXPIRY_POLICIES, PREFIX, RULES, get_rule, loyalty_settings
+
+API_THROTTLE_SCOPES = ("customer", "staff", "token")
+# What Django REST framework's throttles read: requests per second, minute, hour or day.
+THROTTLE_RATE = re.compile(r"[1-9][0-9]*/(s|sec|second|m|min|minute|h|hour|d|day)")
 
 
 def _error(name, message, n):
@@ -76,6 +81,27 @@ def check_settings(app_configs=None, **kwargs):
     if isinstance(hours, bool) or not isinstance(hours, int) or hours < 1:
         errors.append(
             _error("REDEMPTION_LIFETIME_HOURS", f"must be at least 1, got {hours!r}.", 18)
+        )
+    minutes = s.CARD_CODE_MINUTES
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 1 <= minutes <= 1440:
+        errors.append(
+            _error(
+                "CARD_CODE_MINUTES", f"must be a whole number from 1 to 1440, got {minutes!r}.", 40
+            )
+        )
+    rates = s.API_THROTTLE_RATES
+    if not (
+        isinstance(rates, dict)
+        and set(rates) == set(API_THROTTLE_SCOPES)
+        and all(isinstance(r, str) and THROTTLE_RATE.fullmatch(r) for r in rates.values())
+    ):
+        errors.append(
+            _error(
+                "API_THROTTLE_RATES",
+                f"must give a rate such as '120/minute' for each of {API_THROTTLE_SCOPES}, "
+                f"got {rates!r}.",
+                41,
+            )
         )
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):

@@ -85,6 +85,11 @@ DEFAULTS = {
     "REFERRAL_WELCOME_COUPON": {"kind": "percentage", "value": Decimal("10"), "days": 30},
     # The class whose methods decide whether a referral counts.
     "REFERRAL_RULES": "oscar_loyalty.referrals.ReferralRules",
+    # The REST API (oscar_loyalty.api): requests allowed per customer, per staff
+    # member and per client address asking for a token ("N/second|minute|hour|day").
+    "API_THROTTLE_RATES": {"customer": "120/minute", "staff": "600/minute", "token": "10/minute"},
+    # Minutes a card code shown by the customer's app at the till stays valid.
+    "CARD_CODE_MINUTES": 10,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

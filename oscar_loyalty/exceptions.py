@@ -27,6 +27,13 @@ class InsufficientPoints(LedgerError):
         )
 
 
+class KeyReused(LedgerError):
+    """A till's key already names a different posting; nothing was written."""
+
+    def __init__(self):
+        super().__init__(_("This key was already used for a different request."))
+
+
 class RedemptionError(LoyaltyError):
     """Points could not be spent; nothing changed. ``message`` is for the customer."""
 

@@ -16,7 +16,13 @@ prefixes below, and the display code reads causes back with ``parse``.
 ``close:lot:<id>``                  what was left of a lot, forfeited: its customer was deleted
 ``clawback:<earn key>:to:<n>``      an earn taken back down to ``n`` points
 ``shortfall:<id>:from:<entry id>``  a shortfall taken from the points a restore brought back
+``earn:till:<till's key>``          a purchase paid at the till
+``spend:till:<till's key>``         points spent for a discount at the till
+``adjust:staff:<staff's key>``      a staff member's correction through the API
 ==================================  ========================================================
+
+A till's or staff member's key is their own (the ``Idempotency-Key`` they
+send), so a retried request posts once.
 """
 
 from __future__ import annotations
@@ -32,11 +38,15 @@ LOT_EXPIRE = "expire:lot:"
 LOT_CLOSE = "close:lot:"
 CLAWBACK = "clawback:"
 SHORTFALL_TAKE = "shortfall:"
+TILL_EARN = "earn:till:"
+TILL_SPEND = "spend:till:"
+STAFF_ADJUST = "adjust:staff:"
 _CLAWBACK_TARGET = ":to:"
 
 # Cause names, as ``parse`` returns them.
 ORDER, REFERRAL, WELCOME, REDEMPTION, LOT = "order", "referral", "welcome", "redemption", "lot"
 SHORTFALL = "shortfall"
+TILL, STAFF = "till", "staff"
 
 _PREFIXES = {
     ORDER_EARN: ("earn", ORDER),
@@ -47,14 +57,18 @@ _PREFIXES = {
     LOT_EXPIRE: ("expire", LOT),
     LOT_CLOSE: ("close", LOT),
     SHORTFALL_TAKE: ("clawback", SHORTFALL),
+    TILL_EARN: ("earn", TILL),
+    TILL_SPEND: ("spend", TILL),
+    STAFF_ADJUST: ("adjust", STAFF),
 }
 
 
 class Key(NamedTuple):
-    """A parsed key: ``verb`` (earn, spend, restore, expire, close, clawback), the
-    ``cause`` (order, referral, welcome, redemption, lot) and its ``ref`` (an
-    order number or an id, as text). A clawback carries the cause of the earn
-    it reverses, and ``target``, the points that earn keeps."""
+    """A parsed key: ``verb`` (earn, spend, restore, expire, close, clawback,
+    adjust), the ``cause`` (order, referral, welcome, redemption, lot, till,
+    staff) and its ``ref`` (an order number, an id or a till's key, as text). A
+    clawback carries the cause of the earn it reverses, and ``target``, the
+    points that earn keeps."""
 
     verb: str
     cause: str
@@ -93,6 +107,18 @@ def lot_expire(lot_id: int) -> str:
 
 def lot_close(lot_id: int) -> str:
     return f"{LOT_CLOSE}{lot_id}"
+
+
+def till_earn(till_key: str) -> str:
+    return f"{TILL_EARN}{till_key}"
+
+
+def till_spend(till_key: str) -> str:
+    return f"{TILL_SPEND}{till_key}"
+
+
+def staff_adjust(staff_key: str) -> str:
+    return f"{STAFF_ADJUST}{staff_key}"
 
 
 def clawback(earn_key: str, target: int) -> str:

@@ -68,6 +68,11 @@ def point_value(currency) -> Decimal | None:
     return None
 
 
+def points_value(points: int) -> Decimal:
+    """What ``points`` are worth when spent, in the shop's default currency."""
+    return points * point_value(settings.OSCAR_DEFAULT_CURRENCY)
+
+
 def spendable(user, basket) -> dict:
     """What this customer may spend on this basket: balance, its value, the limits.
 

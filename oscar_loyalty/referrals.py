@@ -28,9 +28,10 @@ from oscar.core.loading import get_model
 from . import keys, ledger, signals
 from .awards import take_back
 from .conf import get_rule, loyalty_settings
+from .consent import set_marketing_consent
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
-from .models import Account, MarketingConsent, PendingAward, Referral, ReferralCode
+from .models import Account, PendingAward, Referral, ReferralCode
 
 logger = logging.getLogger(__name__)
 Order = get_model("order", "Order")
@@ -194,9 +195,7 @@ def get_referral_rules() -> ReferralRules:
 def signed_up(request, user, marketing=None) -> Referral | None:
     """A new customer: welcome bonus, consent, and the referral their cookie names."""
     if marketing is not None:
-        MarketingConsent.objects.update_or_create(
-            user=user, defaults={"marketing": bool(marketing), "changed_at": timezone.now()}
-        )
+        set_marketing_consent(user, bool(marketing))
     bonus = loyalty_settings.WELCOME_BONUS_POINTS
     if bonus:
         ledger.earn(

@@ -104,16 +104,21 @@ def earn(
     reason: Reason,
     order: OrderRef = None,
     earned_at: datetime | None = None,
+    staff_user: AbstractBaseUser | None = None,
 ) -> LedgerEntry:
     """Credit ``points`` in a new lot expiring by the configured policy.
 
     ``earned_at`` (default now) is an aware date and time, not in the future.
+
+    ``staff_user``: the staff member who gave them (at the till), for the audit.
     """
     _check_points(points)
     earned_at = _check_earned_at(earned_at or timezone.now())
 
     def post(acct: Account) -> LedgerEntry:
-        entry = _write(acct, Kind.EARN, points, key, reason, order=order, activity=True)
+        entry = _write(
+            acct, Kind.EARN, points, key, reason, order=order, activity=True, staff_user=staff_user
+        )
         _new_lot(entry, points, earned_at, default_expiry(earned_at))
         return entry
 
@@ -128,6 +133,7 @@ def spend(
     reason: Reason,
     order: OrderRef = None,
     voucher: VoucherRef = None,
+    staff_user: AbstractBaseUser | None = None,
 ) -> LedgerEntry:
     """Debit ``points``, soonest-expiring lots first; never overdraws."""
     _check_points(points)
@@ -135,7 +141,15 @@ def spend(
     def post(acct: Account) -> LedgerEntry:
         _require(acct, points)
         entry = _write(
-            acct, Kind.SPEND, -points, key, reason, order=order, voucher=voucher, activity=True
+            acct,
+            Kind.SPEND,
+            -points,
+            key,
+            reason,
+            order=order,
+            voucher=voucher,
+            activity=True,
+            staff_user=staff_user,
         )
         _consume(entry, points)
         return entry

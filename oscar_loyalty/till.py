@@ -1,0 +1,152 @@
+"""Points at the shop's till: a staff member awards, redeems and corrects.
+
+The customer shows the card code their app displays (``card_code``: signed,
+valid for ``OSCAR_LOYALTY_CARD_CODE_MINUTES``, so a screenshot is soon
+useless); the till finds them with ``find_customers`` and posts.
+
+Every posting carries the till's own key (its ``Idempotency-Key``, made into
+a ledger key by ``keys``), so a till that retries (a lost response, a double
+tap) posts once: the same key again returns the first entry, and the same key
+for a different request is refused with ``KeyReused``. An in-store purchase
+earns at once, at the store's rate: there is no web order to return; a return
+at the till is an adjustment.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from . import keys, ledger
+from .conf import loyalty_settings
+from .earning import get_earning_rule
+from .exceptions import KeyReused, LedgerError
+from .models import LedgerEntry
+
+CARD_SALT = "oscar_loyalty.till.card"
+# A till's key: a UUID, a receipt number with the till's name... one token.
+TILL_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+MAX_AMOUNT = Decimal("1000000000")
+MAX_REFERENCE_LENGTH = 64
+
+
+def card_code(user, now=None) -> tuple[str, object]:
+    """The code the customer's app shows at the till, and when it stops working."""
+    now = now or timezone.now()
+    expires_at = (now + timedelta(minutes=loyalty_settings.CARD_CODE_MINUTES)).replace(
+        microsecond=0
+    )
+    code = signing.Signer(salt=CARD_SALT).sign(f"{user.pk}.{int(expires_at.timestamp())}")
+    return code, expires_at
+
+
+def customer_for_card(code, now=None):
+    """The customer a card code names, or None if it is forged, garbled or expired."""
+    try:
+        value = signing.Signer(salt=CARD_SALT).unsign(str(code))
+        pk, expires = (int(part) for part in value.split("."))
+    except (signing.BadSignature, ValueError):
+        return None
+    if (now or timezone.now()).timestamp() >= expires:
+        return None
+    return get_user_model().objects.filter(pk=pk, is_active=True).first()
+
+
+def find_customers(*, email: str = "", card: str = "", limit: int = 20) -> list:
+    """Customers by exact email (any case), or the one the app's card code names."""
+    if card:
+        customer = customer_for_card(card)
+        return [customer] if customer else []
+    if email.strip():
+        users = get_user_model().objects.filter(email__iexact=email.strip(), is_active=True)
+        return list(users.order_by("pk")[:limit])
+    return []
+
+
+def award_purchase(customer, amount, *, key: str, reference: str = "", staff_user):
+    """Points for a purchase paid at the till, earned at once at the store's rate."""
+    _check_staff(staff_user)
+    if not isinstance(amount, Decimal) or not amount.is_finite() or not 0 < amount <= MAX_AMOUNT:
+        raise LedgerError(_("The amount must be more than zero."))
+    points = get_earning_rule().points(settings.OSCAR_DEFAULT_CURRENCY, amount)
+    if points == 0:
+        raise LedgerError(_("This purchase is too small to earn points."))
+    account, key = _prepare(customer, keys.till_earn(_check_key(key)), points)
+    entry = ledger.earn(
+        account,
+        points,
+        key=key,
+        reason=_reason("In-store purchase", reference),
+        staff_user=staff_user,
+    )
+    return _same_request(entry, account, points)
+
+
+def redeem(customer, points, *, key: str, reference: str = "", staff_user):
+    """Spend ``points`` for a discount given at the till; never overdraws."""
+    _check_staff(staff_user)
+    minimum = loyalty_settings.MIN_POINTS_PER_USE
+    if isinstance(points, bool) or not isinstance(points, int) or points < minimum:
+        raise LedgerError(_("Use at least %(min)d points at a time.") % {"min": minimum})
+    account, key = _prepare(customer, keys.till_spend(_check_key(key)), -points)
+    entry = ledger.spend(
+        account,
+        points,
+        key=key,
+        reason=_reason("In-store redemption", reference),
+        staff_user=staff_user,
+    )
+    return _same_request(entry, account, -points)
+
+
+def adjust(customer, points, *, key: str, reason: str, staff_user):
+    """A staff member's correction, up or down, with the reason the customer reads."""
+    _check_staff(staff_user)
+    account, key = _prepare(customer, keys.staff_adjust(_check_key(key)), points)
+    entry = ledger.adjust(account, points, key=key, reason=reason, staff_user=staff_user)
+    return _same_request(entry, account, points)
+
+
+def _check_staff(staff_user):
+    if staff_user is None or not getattr(staff_user, "is_staff", False):
+        raise LedgerError(_("Only staff can post points at the till."))
+
+
+def _check_key(key):
+    if not isinstance(key, str) or not TILL_KEY.fullmatch(key):
+        raise LedgerError(
+            _("The key must be 1 to 64 letters, digits or . _ : - (a UUID, for instance).")
+        )
+    return key
+
+
+def _reason(text, reference):
+    reference = str(reference or "").strip()
+    if len(reference) > MAX_REFERENCE_LENGTH:
+        raise LedgerError(
+            _("The reference must be at most %(max)d characters.") % {"max": MAX_REFERENCE_LENGTH}
+        )
+    return f"{text} {reference}" if reference else text
+
+
+def _prepare(customer, key, points):
+    """The customer's account, refusing a key that already names another posting."""
+    account = ledger.get_account(customer)
+    existing = LedgerEntry.objects.filter(idempotency_key=key).first()
+    if existing is not None:
+        _same_request(existing, account, points)
+    return account, key
+
+
+def _same_request(entry, account, points):
+    # Two different requests racing with one key: the ledger posted the first.
+    if entry.account_id != account.pk or entry.points != points:
+        raise KeyReused()
+    return entry
