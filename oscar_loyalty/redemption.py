@@ -73,6 +73,12 @@ def points_value(points: int) -> Decimal:
     return points * point_value(settings.OSCAR_DEFAULT_CURRENCY)
 
 
+def available_rewards(now=None) -> list[Reward]:
+    """The rewards a customer can claim now, cheapest first."""
+    now = now or timezone.now()
+    return [reward for reward in Reward.objects.all() if reward.is_available(now)]
+
+
 def spendable(user, basket) -> dict:
     """What this customer may spend on this basket: balance, its value, the limits.
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from oscar import INSTALLED_APPS as OSCAR_APPS
 from oscar.defaults import *  # noqa: F403
 
+from oscar_loyalty.api import LOYALTY_API_APPS
 from oscar_loyalty.dashboard.navigation import LOYALTY_NAVIGATION
 from oscar_loyalty.schedule import BEAT_SCHEDULE as LOYALTY_BEAT_SCHEDULE
 
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "sandbox.demo",
+    *LOYALTY_API_APPS,
 ]
 SITE_ID = 1
 
