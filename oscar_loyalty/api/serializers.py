@@ -14,6 +14,11 @@ MAX_POINTS = 1_000_000_000
 
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField(help_text="Why the request was refused, for the user.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        required=False,
+        help_text="For bad input: each refused field, and why.",
+    )
 
 
 class BalanceSerializer(serializers.Serializer):
@@ -106,8 +111,17 @@ class ReferralSerializer(serializers.Serializer):
     rewarded = serializers.IntegerField()
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """JSON's true or false only: 0, "yes" or "off" are not an answer to a consent question."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class ConsentSerializer(serializers.Serializer):
-    marketing = serializers.BooleanField(help_text="Whether the customer accepts marketing emails.")
+    marketing = StrictBooleanField(help_text="Whether the customer accepts marketing emails.")
     changed_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 

@@ -1,10 +1,11 @@
 """The API's URLs, served by ``oscar_loyalty.urls`` under ``api/loyalty/``."""
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 from rest_framework.permissions import AllowAny
 
 from . import views
+from .errors import not_found
 from .schema import SCHEMA_SETTINGS
 
 app_name = "loyalty-api"
@@ -43,4 +44,5 @@ urlpatterns = [
         ),
         name="docs",
     ),
+    re_path(r"", not_found),
 ]

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from .. import consent, ledger, maturation, redemption, referrals, till
 from ..models import Account, LedgerEntry, Redemption, Reward
 from . import serializers as s
+from .errors import handle_exception
 from .throttling import CustomerThrottle, StaffThrottle, TokenThrottle
 
 User = get_user_model()
@@ -67,6 +68,9 @@ class LoyaltyAPIView(APIView):
     parser_classes = [JSONParser]
     schema = AutoSchema()
 
+    def get_exception_handler(self):
+        return handle_exception
+
 
 class StaffAPIView(LoyaltyAPIView):
     permission_classes = [IsAdminUser]
@@ -76,8 +80,6 @@ class StaffAPIView(LoyaltyAPIView):
 class NewestFirst(CursorPagination):
     ordering = "-id"
     page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 def own_account(user):
@@ -120,7 +122,10 @@ class HistoryView(LoyaltyAPIView, generics.ListAPIView):
             "order", "voucher__loyalty_redemption__order"
         )
 
-    @documented(summary="Balance history", responses={200: s.EntrySerializer(many=True)})
+    @documented(
+        summary="Balance history",
+        responses={200: s.EntrySerializer(many=True), 404: refused("A cursor that is not ours.")},
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
@@ -179,7 +184,10 @@ class ClaimQuerysetMixin:
 class ClaimListView(ClaimQuerysetMixin, LoyaltyAPIView, generics.ListAPIView):
     pagination_class = NewestFirst
 
-    @documented(summary="The customer's claimed rewards, newest first")
+    @documented(
+        summary="The customer's claimed rewards, newest first",
+        responses={200: s.ClaimSerializer(many=True), 404: refused("A cursor that is not ours.")},
+    )
     def get(self, request, *args, **kwargs):
         return super().get(request, *args, **kwargs)
 
