@@ -1,4 +1,4 @@
-import importlib.util
+import importlib
 
 from django.apps import AppConfig
 from django.core.exceptions import ImproperlyConfigured
@@ -20,4 +20,8 @@ class LoyaltyApiConfig(AppConfig):
 
 
 def _importable(module):
-    return importlib.util.find_spec(module) is not None
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True

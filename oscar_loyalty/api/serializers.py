@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
 from ..models import LedgerEntry, PendingAward, Redemption, Reward
@@ -139,7 +140,7 @@ class CustomerQuerySerializer(serializers.Serializer):
 
     def validate(self, data):
         if not data.get("email", "").strip() and not data.get("card", "").strip():
-            raise serializers.ValidationError("Give an email or a card code.")
+            raise serializers.ValidationError(_("Give an email or a card code."))
         return data
 
 

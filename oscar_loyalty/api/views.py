@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -266,7 +267,7 @@ class TokenView(LoyaltyAPIView):
             password=given.validated_data["password"],
         )
         if user is None or not user.is_active:
-            raise ValidationError({"detail": "Wrong email or password."})
+            raise ValidationError({"detail": _("Wrong email or password.")})
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
@@ -321,7 +322,7 @@ class PostingView(CustomerMixin, StaffAPIView):
         body.is_valid(raise_exception=True)
         key = request.headers.get("Idempotency-Key", "")
         if not key:
-            raise ValidationError({"detail": "Send an Idempotency-Key header."})
+            raise ValidationError({"detail": _("Send an Idempotency-Key header.")})
         try:
             entry = self.post_points(customer, key, body.validated_data)
         except ledger.InsufficientPoints as refusal:

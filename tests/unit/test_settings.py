@@ -57,6 +57,10 @@ def test_unknown_setting_is_an_attribute_error():
         ("POINTS_NAME", ("", "points")),
         ("EARNING_RULE", "oscar_loyalty.earning.NoSuchRule"),
         ("REFERRAL_RULES", "oscar_loyalty.referrals.NoSuchRules"),
+        ("CARD_CODE_MINUTES", 0),
+        ("CARD_CODE_MINUTES", "10"),
+        ("API_THROTTLE_RATES", {"customer": "lots", "staff": "1/day", "token": "1/day"}),
+        ("API_THROTTLE_RATES", {"customer": "1/day"}),
     ],
 )
 def test_bad_settings_are_refused_at_start_up(name, value):
