@@ -112,3 +112,16 @@ def test_every_endpoint_of_the_schema_has_an_example(values):
         path = url.replace("$SHOP", "").split("?")[0]
         shown.add((method, re.sub(r"\$[A-Z_]+", "{}", path)))
     assert operations - shown == set()
+
+
+def test_the_schema_is_served_and_rendered():
+    client = Client()
+    yaml = client.get("/api/loyalty/schema/")
+    assert yaml.status_code == 200
+    assert yaml.content.startswith(b"openapi: 3.")
+    schema = client.get("/api/loyalty/schema/", HTTP_ACCEPT="application/json").json()
+    assert all(path.startswith("/api/loyalty/") for path in schema["paths"])
+    assert "/api/loyalty/schema/" not in schema["paths"]
+    page = client.get("/api/loyalty/docs/")
+    assert page.status_code == 200
+    assert b"/api/loyalty/schema/" in page.content
