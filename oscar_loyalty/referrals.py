@@ -17,6 +17,7 @@ import secrets
 from datetime import timedelta
 from urllib.parse import quote
 
+from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.db import transaction
@@ -307,6 +308,13 @@ def figures(user) -> dict:
         "rewarded": PendingAward.objects.filter(
             referral__referrer=user, status=PendingAward.Status.EARNED
         ).count(),
+    }
+
+
+def invitation_text() -> str:
+    """What a shared referral link says before the link."""
+    return _("Here is a gift for your first order at %(shop)s:") % {
+        "shop": settings.OSCAR_SHOP_NAME
     }
 
 

@@ -59,13 +59,10 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         url = self.request.build_absolute_uri(
             reverse("oscar_loyalty:referral-link", args=[code.code])
         )
-        text = _("Here is a gift for your first order at %(shop)s:") % {
-            "shop": settings.OSCAR_SHOP_NAME
-        }
         welcome = Referral.objects.filter(referred=user).select_related("welcome_voucher").first()
         return {
             "referral_url": url,
-            "share": referrals.share_links(url, str(text)),
+            "share": referrals.share_links(url, referrals.invitation_text()),
             "referral_figures": referrals.figures(user),
             "welcome_voucher": welcome.welcome_voucher if welcome else None,
             "referral_points": loyalty_settings.REFERRAL_POINTS,

@@ -207,11 +207,10 @@ class ReferralView(LoyaltyAPIView):
     def get(self, request):
         code = referrals.code_for(request.user)
         url = request.build_absolute_uri(reverse("oscar_loyalty:referral-link", args=[code.code]))
-        text = f"{settings.OSCAR_SHOP_NAME}: {url}"
         data = {
             "code": code.code,
             "url": url,
-            "share": referrals.share_links(url, text),
+            "share": referrals.share_links(url, referrals.invitation_text()),
             **referrals.figures(request.user),
         }
         return Response(s.ReferralSerializer(data).data)
