@@ -25,7 +25,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import consent, ledger, maturation, redemption, referrals, till
+from .. import awards, consent, expiry, ledger, redemption, referrals, till
 from ..models import Account, LedgerEntry, Redemption, Reward
 from . import serializers as s
 from .errors import handle_exception
@@ -108,8 +108,8 @@ class PendingView(LoyaltyAPIView):
     @documented(responses=s.PendingSerializer(many=True), summary="Points on their way, with dates")
     def get(self, request):
         account = own_account(request.user)
-        awards = maturation.pending_awards(account) if account else []
-        return Response(s.PendingSerializer(awards, many=True).data)
+        pending = awards.pending_awards(account) if account else []
+        return Response(s.PendingSerializer(pending, many=True).data)
 
 
 class HistoryView(LoyaltyAPIView, generics.ListAPIView):
@@ -141,9 +141,7 @@ class ExpiringView(LoyaltyAPIView):
         query = s.ExpiringQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         account = own_account(request.user)
-        soon = (
-            maturation.expiring_soon(account, days=query.validated_data["days"]) if account else []
-        )
+        soon = expiry.expiring_soon(account, days=query.validated_data["days"]) if account else []
         data = [{"date": day, "points": points} for day, points in soon]
         return Response(s.ExpiringSerializer(data, many=True).data)
 

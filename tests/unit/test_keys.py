@@ -14,6 +14,9 @@ def test_the_stored_formats_never_change():
     assert keys.lot_expire(9) == "expire:lot:9"
     assert keys.lot_close(9) == "close:lot:9"
     assert keys.clawback("earn:order:100023", 40) == "clawback:earn:order:100023:to:40"
+    assert keys.till_earn("till-1:1042") == "earn:till:till-1:1042"
+    assert keys.till_spend("b7e1") == "spend:till:b7e1"
+    assert keys.staff_adjust("desk-1") == "adjust:staff:desk-1"
 
 
 @pytest.mark.parametrize(
@@ -26,6 +29,9 @@ def test_the_stored_formats_never_change():
         (keys.redemption_restore(5), ("restore", keys.REDEMPTION, "5", None)),
         (keys.lot_expire(9), ("expire", keys.LOT, "9", None)),
         (keys.lot_close(9), ("close", keys.LOT, "9", None)),
+        (keys.till_earn("t:1"), ("earn", keys.TILL, "t:1", None)),
+        (keys.till_spend("t:1"), ("spend", keys.TILL, "t:1", None)),
+        (keys.staff_adjust("d-1"), ("adjust", keys.STAFF, "d-1", None)),
         (keys.clawback(keys.referral_earn(7), 0), ("clawback", keys.REFERRAL, "7", 0)),
         (keys.clawback(keys.order_earn("1:to:2"), 5), ("clawback", keys.ORDER, "1:to:2", 5)),
     ],
