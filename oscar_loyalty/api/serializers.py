@@ -1,5 +1,6 @@
 """What the API reads and returns. Shapes only: the rules are in the services."""
 
+import re
 from decimal import Decimal
 
 from django.conf import settings
@@ -11,6 +12,52 @@ from ..redemption import points_value
 from ..till import MAX_AMOUNT, MAX_REFERENCE_LENGTH
 
 MAX_POINTS = 1_000_000_000
+
+
+# Input fields take exactly the types the schema promises: DRF would also take
+# 10.0 or "10" for an integer, 5 for a text, a number for a decimal string,
+# and an app that sends those should learn it at once, not in production.
+
+INTEGER_TEXT = re.compile(r"-?[0-9]+")
+DECIMAL_TEXT = re.compile(r"-?[0-9]{0,10}(\.[0-9]{0,2})?")
+
+
+class StrictCharField(serializers.CharField):
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number in a body; digits in a query string (``in_query``)."""
+
+    def __init__(self, *, in_query=False, **kwargs):
+        self.in_query = in_query
+        super().__init__(**kwargs)
+
+    def get_value(self, dictionary):
+        # DRF reads an empty ``?days=`` as absent (the default): here it is refused.
+        if self.in_query and self.field_name in dictionary:
+            return dictionary[self.field_name]
+        return super().get_value(dictionary)
+
+    def to_internal_value(self, data):
+        if self.in_query:
+            if not isinstance(data, str) or not INTEGER_TEXT.fullmatch(data):
+                self.fail("invalid")
+        elif isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictDecimalField(serializers.DecimalField):
+    """Money as a JSON string ("125.50"): a JSON number may already have lost cents."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not DECIMAL_TEXT.fullmatch(data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -63,7 +110,7 @@ class EntrySerializer(serializers.ModelSerializer):
 
 
 class ExpiringQuerySerializer(serializers.Serializer):
-    days = serializers.IntegerField(min_value=1, max_value=366, default=30)
+    days = StrictIntegerField(in_query=True, min_value=1, max_value=366, default=30)
 
 
 class ExpiringSerializer(serializers.Serializer):
@@ -156,30 +203,30 @@ class CustomerSerializer(serializers.Serializer):
 
 
 class AwardSerializer(serializers.Serializer):
-    amount = serializers.DecimalField(
+    amount = StrictDecimalField(
         max_digits=12,
         decimal_places=2,
         min_value=Decimal("0.01"),
         max_value=MAX_AMOUNT,
         help_text=f"What the customer paid at the till, in {settings.OSCAR_DEFAULT_CURRENCY}.",
     )
-    reference = serializers.CharField(
+    reference = StrictCharField(
         required=False, allow_blank=True, max_length=MAX_REFERENCE_LENGTH, help_text="Receipt."
     )
 
 
 class RedeemSerializer(serializers.Serializer):
-    points = serializers.IntegerField(min_value=1, max_value=MAX_POINTS)
-    reference = serializers.CharField(
+    points = StrictIntegerField(min_value=1, max_value=MAX_POINTS)
+    reference = StrictCharField(
         required=False, allow_blank=True, max_length=MAX_REFERENCE_LENGTH, help_text="Receipt."
     )
 
 
 class AdjustSerializer(serializers.Serializer):
-    points = serializers.IntegerField(
+    points = StrictIntegerField(
         min_value=-MAX_POINTS, max_value=MAX_POINTS, help_text="Positive adds, negative takes away."
     )
-    reason = serializers.CharField(max_length=255, help_text="The customer reads it.")
+    reason = StrictCharField(max_length=255, help_text="The customer reads it.")
 
 
 class PostingSerializer(EntrySerializer):
@@ -195,8 +242,8 @@ class PostingSerializer(EntrySerializer):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    email = serializers.CharField(max_length=254)
-    password = serializers.CharField(max_length=4096, style={"input_type": "password"})
+    email = StrictCharField(max_length=254)
+    password = StrictCharField(max_length=4096, style={"input_type": "password"})
 
 
 class TokenSerializer(serializers.Serializer):

@@ -74,7 +74,7 @@ def test_expiring_soon_by_date(api, rich):
         assert api.get(f"{API}/expiring/", {"days": 5}).json() == []
 
 
-@pytest.mark.parametrize("days", ["0", "367", "soon"])
+@pytest.mark.parametrize("days", ["0", "367", "soon", " 5", "5.0", ""])
 def test_expiring_refuses_a_bad_number_of_days(api, days):
     response = api.get(f"{API}/expiring/", {"days": days})
     assert response.status_code == 400

@@ -86,6 +86,8 @@ def test_the_same_key_for_a_different_request_is_a_conflict(till, customer, othe
         ({"amount": "5.00"}, KEY),  # earns no point at 1 per 10
         ({"amount": "100.00", "reference": "r" * 65}, KEY),
         ({}, KEY),
+        ({"amount": 125.5}, KEY),  # money travels as text
+        ({"amount": "100.00", "reference": 1042}, KEY),
     ],
 )
 def test_a_bad_award_is_refused_and_writes_nothing(till, customer, body, key):
@@ -111,8 +113,9 @@ def test_redeeming_more_than_the_balance_is_a_conflict_and_writes_nothing(till, 
     assert entries() == before
 
 
-def test_redeeming_fewer_than_the_minimum_is_refused(till, rich):
-    assert post(till, rich, "redeem", {"points": 9}).status_code == 400
+@pytest.mark.parametrize("points", [9, "50", 50.0, True])
+def test_redeeming_fewer_than_the_minimum_or_not_a_whole_number_is_refused(till, rich, points):
+    assert post(till, rich, "redeem", {"points": points}).status_code == 400
     assert ledger.get_account(rich).balance == 500
 
 
