@@ -25,7 +25,8 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import awards, consent, expiry, ledger, redemption, referrals, till
+from .. import awards, consent, expiry, redemption, referrals, till
+from ..exceptions import InsufficientPoints, KeyReused, LedgerError, RedemptionError
 from ..models import Account, LedgerEntry, Redemption, Reward
 from . import serializers as s
 from .errors import handle_exception
@@ -166,7 +167,7 @@ class ClaimRewardView(LoyaltyAPIView):
         get_object_or_404(Reward, pk=pk)
         try:
             claim = redemption.claim_reward(request.user, pk)
-        except redemption.RedemptionError as refusal:
+        except RedemptionError as refusal:
             return Response({"detail": refusal.message}, status=status.HTTP_409_CONFLICT)
         return Response(s.ClaimSerializer(claim).data, status=status.HTTP_201_CREATED)
 
@@ -259,7 +260,7 @@ class TokenView(LoyaltyAPIView):
         given = s.CredentialsSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         user = authenticate(
-            request._request,
+            request,
             username=given.validated_data["email"],
             password=given.validated_data["password"],
         )
@@ -322,11 +323,9 @@ class PostingView(CustomerMixin, StaffAPIView):
             raise ValidationError({"detail": _("Send an Idempotency-Key header.")})
         try:
             entry = self.post_points(customer, key, body.validated_data)
-        except ledger.InsufficientPoints as refusal:
+        except (InsufficientPoints, KeyReused) as refusal:
             return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
-        except till.KeyReused as refusal:
-            return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
-        except ledger.LedgerError as refusal:
+        except LedgerError as refusal:
             raise ValidationError({"detail": str(refusal)}) from None
         return Response(s.PostingSerializer(entry).data, status=status.HTTP_201_CREATED)
 
