@@ -6,8 +6,11 @@ from oscar.core.loading import get_class
 
 class LoyaltyConfig(OscarConfig):
     """The storefront app. As in Oscar's own apps, each view is an attribute set in
-    ``ready()``: a store swaps one by subclassing this config and setting it."""
+    ``ready()``: a store swaps one by subclassing this config and setting it.
+    ``default`` makes the bare ``"oscar_loyalty"`` in INSTALLED_APPS pick it
+    (this module also holds Oscar's base config)."""
 
+    default = True
     name = "oscar_loyalty"
     label = "oscar_loyalty"
     verbose_name = _("Loyalty")

@@ -34,8 +34,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
 INSTALLED_APPS = [
     # Before Oscar's apps, so that its template additions (the Rewards tab) apply.
-    "oscar_loyalty.apps.LoyaltyConfig",
-    "oscar_loyalty.dashboard.apps.LoyaltyDashboardConfig",
+    "oscar_loyalty",
+    "oscar_loyalty.dashboard",
     *OSCAR_APPS,
     "sorl.thumbnail",
     "allauth",

@@ -10,6 +10,7 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
     """Staff pages under Oscar's dashboard: views set in ``ready()`` and a
     ``permissions_map`` by URL name, both changed by subclassing this config."""
 
+    default = True  # the bare "oscar_loyalty.dashboard" in INSTALLED_APPS picks it
     name = "oscar_loyalty.dashboard"
     label = "oscar_loyalty_dashboard"
     namespace = "loyalty-dashboard"
