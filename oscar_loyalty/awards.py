@@ -45,17 +45,36 @@ Status = PendingAward.Status
 def record_award(order: AbstractOrder) -> None:
     """Record what ``order`` will earn once the return window passes.
 
-    Guests earn nothing; an order worth no points records nothing. Recording
-    twice records once (a plain insert that skips a conflict, no query spent
-    on checking first). Units already refunded, while the order's task waited
-    in the queue, are left out at once.
+    Guests earn nothing; an order worth no points records nothing but the
+    mark that it was handled (see ``record_nothing``). Recording twice records
+    once (a plain insert that skips a conflict, no query spent on checking
+    first). Units already refunded, while the order's task waited in the
+    queue, are left out at once.
     """
     if order.user_id is None:
         return
     lines = list(order.lines.select_related("product"))
     fields = award_fields(get_earning_rule(), order, lines, refunded_quantities(lines))
     if fields is None:
+        record_nothing(order)
+    else:
+        _save_award(order, fields)
+
+
+def record_nothing(order) -> None:
+    """Mark ``order`` handled though it earns nothing: a void award of 0 points.
+
+    The reconcile job takes up orders that have no award; this mark keeps it
+    from taking up, again and again, those worth no points or cancelled
+    before their task ran.
+    """
+    if order.user_id is None:
         return
+    fields = {"points": 0, "original_points": 0, "status": Status.VOID}
+    _save_award(order, {**fields, "matures_at": order.date_placed or timezone.now()})
+
+
+def _save_award(order, fields) -> None:
     account, _created = Account.objects.get_or_create(user_id=order.user_id)
     PendingAward.objects.bulk_create(
         [PendingAward(order=order, account=account, **fields)], ignore_conflicts=True

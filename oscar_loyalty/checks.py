@@ -103,6 +103,19 @@ def check_settings(app_configs=None, **kwargs):
                 41,
             )
         )
+    for n, name in enumerate(("RECONCILE_AFTER_MINUTES", "RECONCILE_DAYS"), start=19):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(_error(name, f"must be a whole number of at least 1, got {value!r}.", n))
+    timeout = s.QUEUE_TIMEOUT
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 30:
+        errors.append(
+            _error(
+                "QUEUE_TIMEOUT",
+                f"must be a number of seconds above 0, at most 30, got {timeout!r}.",
+                21,
+            )
+        )
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))

@@ -44,6 +44,13 @@ DEFAULTS = {
     "REFUND_EVENT_TYPES": ("Refunded", "Refund"),
     # How many awards (or lots) the periodic tasks post per transaction.
     "TASK_CHUNK_SIZE": 1000,
+    # How long (seconds) the checkout waits for the Celery broker when queueing
+    # an order's task; an order that could not be queued is left to the
+    # reconcile job, which records any order with no award after
+    # RECONCILE_AFTER_MINUTES, looking back RECONCILE_DAYS at most.
+    "QUEUE_TIMEOUT": 1.0,
+    "RECONCILE_AFTER_MINUTES": 30,
+    "RECONCILE_DAYS": 7,
     # Where a product's brand comes from: the code of a product attribute, or,
     # if BRAND_CATEGORY is set, the name of that category's child the product
     # is in (e.g. "Brands" > "Andes").

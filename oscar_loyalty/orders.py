@@ -42,8 +42,7 @@ def placed(order: AbstractOrder) -> None:
     is_cancelled = order.status in loyalty_settings.CANCELLED_ORDER_STATUSES
     try:
         with transaction.atomic():
-            if not is_cancelled:
-                _safely(awards.record_award, order)
+            _safely(awards.record_nothing if is_cancelled else awards.record_award, order)
             _safely(redemption.mark_used, order)
             if is_cancelled:
                 _safely(redemption.restore_for_cancelled, order)

@@ -9,6 +9,7 @@ moment before (``orders.discount_recorded``).
 """
 
 import logging
+from functools import partial
 
 from django.apps import apps
 from django.conf import settings
@@ -31,16 +32,14 @@ logger = logging.getLogger(__name__)
 def award_order(sender, order, **kwargs):
     """Hand the placed order to a Celery task: the customer waits for none of the work.
 
-    Oscar sends ``order_placed`` after committing the order. If the task cannot
-    be queued (the broker is down) the work is done here, so no award is lost.
+    The task is queued once the order is committed (a store with
+    ``ATOMIC_REQUESTS`` commits after the whole request), and never holds up
+    the checkout: an order that could not be queued is recorded by the
+    reconcile job.
     """
     if order.user_id is None:
         return
-    try:
-        tasks.order_placed.delay(order.pk)
-    except Exception:
-        logger.exception("oscar_loyalty: queueing order %s failed; doing it now", order.number)
-        orders.placed(order)
+    transaction.on_commit(partial(tasks.queue_order_placed, order.pk, order.number))
 
 
 @receiver(

@@ -14,6 +14,10 @@ BEAT_SCHEDULE = {
         "task": "oscar_loyalty.restore_unused_redemptions",
         "schedule": crontab(minute=37),
     },
+    "oscar-loyalty-reconcile-orders": {
+        "task": "oscar_loyalty.reconcile_orders",
+        "schedule": crontab(minute=47),
+    },
     "oscar-loyalty-expire-points": {
         "task": "oscar_loyalty.expire_points",
         "schedule": crontab(hour=3, minute=17),

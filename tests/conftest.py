@@ -98,10 +98,12 @@ def account(customer):
 
 
 @pytest.fixture
-def place_order():
+def place_order(django_capture_on_commit_callbacks):
     """Place an order through Oscar's own OrderCreator (so order_placed fires).
 
-    ``lines`` is a list of (price, quantity) or (product, quantity).
+    ``lines`` is a list of (price, quantity) or (product, quantity). The
+    order's task is queued once the order commits: here, as the order is
+    placed (the test's own transaction never commits).
     """
     from decimal import Decimal
 
@@ -123,6 +125,7 @@ def place_order():
                 product = what
             basket.add_product(product, quantity)
         Applicator().apply(basket, user)
-        return create_order(basket=basket, user=user, **kwargs)
+        with django_capture_on_commit_callbacks(execute=True):
+            return create_order(basket=basket, user=user, **kwargs)
 
     return place

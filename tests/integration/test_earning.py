@@ -166,18 +166,6 @@ def test_the_hook_only_queues_the_order(customer, place_order, monkeypatch):
     assert len(queries) == 0
 
 
-def test_with_the_broker_down_the_hook_does_the_work_itself(
-    customer, place_order, monkeypatch, caplog
-):
-    def down(order_id):
-        raise ConnectionError("broker unreachable")
-
-    monkeypatch.setattr("oscar_loyalty.tasks.order_placed.delay", down)
-    order = place_order(customer)
-    assert award_points(order) == 10
-    assert "broker unreachable" in caplog.text
-
-
 def test_the_task_retries_an_order_not_committed_yet(customer, place_order):
     from celery.exceptions import MaxRetriesExceededError, Retry
 
