@@ -43,8 +43,21 @@ def _unreachable(database, redis_):
             ).close()
         except psycopg.Error as exc:
             problems.append(f"PostgreSQL at {db.get('HOST')}:{db.get('PORT')}: {exc}")
+    elif database and db["ENGINE"].endswith("mysql"):  # CI's MariaDB step
+        import MySQLdb
+
+        try:
+            MySQLdb.connect(
+                host=db.get("HOST") or "127.0.0.1",
+                port=int(db.get("PORT") or 3306),
+                user=db.get("USER") or "root",
+                password=db.get("PASSWORD") or "",
+                connect_timeout=5,
+            ).close()
+        except MySQLdb.Error as exc:
+            problems.append(f"MariaDB at {db.get('HOST')}:{db.get('PORT')}: {exc}")
     elif database and os.environ.get("CI"):
-        problems.append(f"CI must test on PostgreSQL, not {db['ENGINE']}")
+        problems.append(f"CI must test on PostgreSQL or MariaDB, not {db['ENGINE']}")
     if redis_:
         import redis
 

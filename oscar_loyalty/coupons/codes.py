@@ -34,8 +34,8 @@ every code a customer types. The unique index itself is case-sensitive, so a
 lower-case code put in the table behind Oscar's back (which no customer could
 redeem anyway) is not seen as a clash.
 
-Works on PostgreSQL (one statement per chunk, a dozen parameters) and SQLite
->= 3.35 (multi-row ``VALUES ... RETURNING``).
+Works on PostgreSQL (one statement per chunk, a dozen parameters), SQLite
+>= 3.35 and MariaDB >= 10.5 (multi-row ``VALUES ... RETURNING``).
 """
 
 from __future__ import annotations
@@ -201,7 +201,8 @@ def generate_codes(
     called after each committed chunk of ``chunk_size`` vouchers.
 
     Raises ValueError for bad arguments before writing anything,
-    NotSupportedError on databases other than PostgreSQL and SQLite >= 3.35 and
+    NotSupportedError on databases other than PostgreSQL, SQLite >= 3.35 and
+    MariaDB >= 10.5, and
     CodeSpaceExhausted if fresh codes keep colliding (random part far too short).
     """
     if isinstance(count, bool) or not isinstance(count, int) or count < 0:
@@ -507,6 +508,8 @@ class _PostgresWriter(_Writer):
 class _SQLiteWriter(_Writer):
     """Multi-row ``VALUES``, as many rows per statement as SQLite takes parameters."""
 
+    insert, on_conflict = "INSERT", " ON CONFLICT DO NOTHING"
+
     def write(self, template, name_prefix, rows, origin, offer_ids):
         quote = self.connection.ops.quote_name
         constants = self.constant_values(template)
@@ -524,9 +527,9 @@ class _SQLiteWriter(_Writer):
                     params += [f"{name_prefix}{n}", code, *constants]
                     params.append(self.created.get_db_prep_save(created, self.connection))
                 cursor.execute(
-                    f"INSERT INTO {self.table} ({self.columns}) VALUES "
+                    f"{self.insert} INTO {self.table} ({self.columns}) VALUES "
                     + ", ".join([row_sql] * len(batch))
-                    + f" ON CONFLICT DO NOTHING RETURNING {self.pk}, {quote(self.code.column)}",
+                    + f"{self.on_conflict} RETURNING {self.pk}, {quote(self.code.column)}",
                     params,
                 )
                 new_ids.update({code: pk for pk, code in cursor.fetchall()})
@@ -541,14 +544,22 @@ class _SQLiteWriter(_Writer):
         return [code for code in rows if code not in new_ids]
 
 
+class _MariaDBWriter(_SQLiteWriter):
+    """SQLite's statements in MariaDB's words: ``INSERT IGNORE ... RETURNING`` (>= 10.5)."""
+
+    insert, on_conflict = "INSERT IGNORE", ""
+
+
 def _writer_for(connection) -> _Writer:
     if connection.vendor == "postgresql":
         return _PostgresWriter(connection)
     if connection.vendor == "sqlite" and connection.features.can_return_rows_from_bulk_insert:
         return _SQLiteWriter(connection)
+    if connection.vendor == "mysql" and connection.features.can_return_rows_from_bulk_insert:
+        return _MariaDBWriter(connection)  # MariaDB >= 10.5; MySQL cannot return rows
     raise NotSupportedError(
-        "Bulk coupon codes need PostgreSQL or SQLite >= 3.35 (INSERT ... ON CONFLICT DO "
-        f"NOTHING RETURNING); this database is {connection.vendor}."
+        "Bulk coupon codes need PostgreSQL, SQLite >= 3.35 or MariaDB >= 10.5 (an INSERT "
+        f"that skips clashes and returns its rows); this database is {connection.vendor}."
     )
 
 

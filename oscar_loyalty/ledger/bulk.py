@@ -51,8 +51,8 @@ def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
     t = _Tables()
     ids = _in(award_ids)
     key = (
-        "CASE WHEN a.referral_id IS NULL THEN %s || o.number "
-        "ELSE %s || CAST(a.referral_id AS VARCHAR(20)) END"
+        f"CASE WHEN a.referral_id IS NULL THEN {_concat('%s', 'o.number')} "
+        f"ELSE {_concat('%s', _text('a.referral_id'))} END"
     )
     key_params = [keys.ORDER_EARN, keys.REFERRAL_EARN]
     _lock_accounts(
@@ -65,7 +65,7 @@ def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
                                    idempotency_key, created_at, order_id)
             SELECT a.account_id, %s, a.points,
                    acc.balance + SUM(a.points) OVER (PARTITION BY a.account_id ORDER BY a.id),
-                   CASE WHEN a.referral_id IS NULL THEN %s || o.number ELSE %s END,
+                   CASE WHEN a.referral_id IS NULL THEN {_concat("%s", "o.number")} ELSE %s END,
                    {key}, %s,
                    CASE WHEN a.referral_id IS NULL THEN a.order_id END
             FROM {t.award} a
@@ -246,11 +246,11 @@ def expire_lots(lot_ids: Iterable[int], now: datetime, reason: str) -> int:
                                    idempotency_key, created_at)
             SELECT l.account_id, %s, -l.remaining,
                    acc.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.id),
-                   %s, %s || l.id, %s
+                   %s, {_concat("%s", _text("l.id"))}, %s
             FROM {t.lot} l JOIN {t.account} acc ON acc.id = l.account_id
             WHERE l.id IN ({ids}) AND l.remaining > 0
               AND NOT EXISTS (SELECT 1 FROM {t.entry} e
-                              WHERE e.idempotency_key = %s || l.id)
+                              WHERE e.idempotency_key = {_concat("%s", _text("l.id"))})
             RETURNING id
             """,
             [Kind.EXPIRE, str(reason), keys.LOT_EXPIRE, _db(now), *lot_ids, keys.LOT_EXPIRE],
@@ -263,7 +263,7 @@ def expire_lots(lot_ids: Iterable[int], now: datetime, reason: str) -> int:
             f"""
             INSERT INTO {t.consumption} (entry_id, lot_id, points)
             SELECT e.id, l.id, -e.points FROM {t.entry} e
-            JOIN {t.lot} l ON e.idempotency_key = %s || l.id
+            JOIN {t.lot} l ON e.idempotency_key = {_concat("%s", _text("l.id"))}
             WHERE e.id IN ({_in(entry_ids)})
             """,
             [keys.LOT_EXPIRE, *entry_ids],
@@ -321,12 +321,36 @@ def _add_to_balances(
     with JIT, at ~100 ms a chunk).
     """
     activity = ", last_activity_at = %s" if activity_at else ""
+    activity_params = [_db(activity_at)] if activity_at else []
+    new = f"""(SELECT account_id, SUM(points) AS points FROM {t.entry}
+               WHERE id IN ({_in(entry_ids)}) GROUP BY account_id) AS new"""
+    if connection.vendor == "mysql":  # MySQL and MariaDB: UPDATE ... JOIN, no UPDATE ... FROM
+        cursor.execute(
+            f"""
+            UPDATE {t.account} JOIN {new} ON {t.account}.id = new.account_id
+            SET balance = balance + new.points{activity}
+            """,
+            [*entry_ids, *activity_params],
+        )
+        return
     cursor.execute(
         f"""
         UPDATE {t.account} SET balance = balance + new.points{activity}
-        FROM (SELECT account_id, SUM(points) AS points FROM {t.entry}
-              WHERE id IN ({_in(entry_ids)}) GROUP BY account_id) AS new
+        FROM {new}
         WHERE {t.account}.id = new.account_id
         """,
-        [*([_db(activity_at)] if activity_at else []), *entry_ids],
+        [*activity_params, *entry_ids],
     )
+
+
+def _concat(*parts) -> str:
+    """SQL joining strings: ``||`` is a logical OR on MySQL and MariaDB."""
+    if connection.vendor == "mysql":
+        return f"CONCAT({', '.join(parts)})"
+    return " || ".join(parts)
+
+
+def _text(column) -> str:
+    """SQL casting a number to text (MySQL and MariaDB cast to CHAR, not VARCHAR)."""
+    kind = "CHAR" if connection.vendor == "mysql" else "VARCHAR(20)"
+    return f"CAST({column} AS {kind})"

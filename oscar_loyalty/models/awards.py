@@ -83,10 +83,12 @@ class PendingAward(models.Model):
                 & models.Q(points__lte=models.F("original_points")),
                 name="loyalty_award_points_in_range",
             ),
+            # One award per order for its customer (and one per referral for a
+            # referrer): the order's customer never refers themselves, so this
+            # is "one customer award per order" without a partial index, which
+            # MariaDB does not have.
             models.UniqueConstraint(
-                fields=["order"],
-                condition=models.Q(referral__isnull=True),
-                name="loyalty_award_one_per_order",
+                fields=["order", "account"], name="loyalty_award_one_per_order_and_account"
             ),
             models.UniqueConstraint(fields=["referral"], name="loyalty_award_one_per_referral"),
         ]
