@@ -1,13 +1,22 @@
-"""System checks: refuse bad loyalty settings at start-up, not at checkout."""
+"""System checks: refuse bad loyalty settings, and a broken install, at start-up."""
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
+from celery import current_app
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
-from django.core.checks import Error, register
+from django.core.checks import Error, Tags, Warning, register
+from django.db import connections
+from django.template import TemplateDoesNotExist, engines
+from django.template.backends.django import DjangoTemplates
+from django.template.loader_tags import ExtendsNode
+from django.urls import NoReverseMatch, reverse
 
 from .conf import EXPIRY_POLICIES, PREFIX, RULES, get_rule, loyalty_settings
+from .schedule import BEAT_SCHEDULE
 
 API_THROTTLE_SCOPES = ("customer", "staff", "token")
 # What Django REST framework's throttles read: requests per second, minute, hour or day.
@@ -223,3 +232,226 @@ def check_point_values_by_currency(app_configs=None, **kwargs):
             id="oscar_loyalty.E201",
         )
     ]
+
+
+# A broken install ---------------------------------------------------------------
+#
+# What a store can get wrong when installing the plugin, each with its fix. Cheap
+# enough for every start-up, but for the broker and its workers, which are asked
+# only by ``manage.py check --deploy``.
+
+OURS = Path(__file__).resolve().parent / "templates"
+
+# The Oscar templates the plugin extends, and what a store's own copy must keep.
+EXTENDED_TEMPLATES = {
+    "oscar/customer/baseaccountpage.html": "oscar_loyalty/partials/rewards_tab.html",
+    "oscar/basket/partials/basket_content.html": "oscar_loyalty:coupon-add",
+    "oscar/checkout/preview.html": "oscar_loyalty/partials/use_points.html",
+    "oscar/checkout/thank_you.html": "oscar_loyalty/partials/order_points.html",
+}
+
+
+@register()
+def check_app_order(app_configs=None, **kwargs):
+    names = [config.name for config in apps.get_app_configs()]
+    if "oscar" in names and names.index("oscar_loyalty") > names.index("oscar"):
+        return [
+            Error(
+                "oscar_loyalty is listed after Oscar's apps in INSTALLED_APPS: Oscar's "
+                "templates hide the plugin's (Rewards tab, points at checkout, coupon field).",
+                hint='List "oscar_loyalty" (and "oscar_loyalty.dashboard") before Oscar\'s apps.',
+                id="oscar_loyalty.E030",
+            )
+        ]
+    return []
+
+
+@register(Tags.templates)
+def check_template_overrides(app_configs=None, **kwargs):
+    return [
+        Warning(
+            f"{origin} overrides {name} without the plugin's part ({part}).",
+            hint=(
+                f'Start it with {{% extends "{name}" %}} and override only the blocks you '
+                "change, or add the part as docs/install.rst shows."
+            ),
+            id="oscar_loyalty.W031",
+        )
+        for name, part, origin in _overriding_templates()
+    ]
+
+
+def _overriding_templates():
+    """(name, part, origin) of each store template that hides one we extend without our part.
+
+    A template extending the one it overrides passes on to the next in line,
+    ours eventually. Oscar's own template coming first is ``check_app_order``'s.
+    """
+    import oscar
+
+    oscars = Path(oscar.__file__).resolve().parent / "templates"
+    found = []
+    for backend in engines.all():
+        if not isinstance(backend, DjangoTemplates):
+            continue
+        for name, part in EXTENDED_TEMPLATES.items():
+            skip = []
+            while True:
+                try:
+                    template, origin = backend.engine.find_template(name, skip=skip)
+                except TemplateDoesNotExist:
+                    break
+                path = Path(origin.name).resolve()
+                if path.is_relative_to(OURS) or path.is_relative_to(oscars):
+                    break
+                if part in template.source:
+                    break
+                extends = template.nodelist.get_nodes_by_type(ExtendsNode)
+                if extends and extends[0].parent_name.var == name:
+                    skip.append(origin)
+                    continue
+                found.append((name, part, origin.name))
+                break
+    return found
+
+
+@register()
+def check_middleware(app_configs=None, **kwargs):
+    ours = "oscar_loyalty.middleware.ExpiredCouponMiddleware"
+    basket = "oscar.apps.basket.middleware.BasketMiddleware"
+    middleware = list(settings.MIDDLEWARE)
+    if ours in middleware and basket in middleware[: middleware.index(ours)]:
+        return []
+    return [
+        Warning(
+            f"{ours} is missing from MIDDLEWARE, or comes before Oscar's {basket}: "
+            "expired coupons stay in baskets without a word to the customer.",
+            hint=f"Add it to MIDDLEWARE right after {basket}.",
+            id="oscar_loyalty.W032",
+        )
+    ]
+
+
+@register(Tags.urls)
+def check_urls(app_configs=None, **kwargs):
+    errors = []
+    try:
+        reverse("oscar_loyalty:rewards")
+    except NoReverseMatch:
+        errors.append(
+            Error(
+                "The plugin's pages (Rewards, coupon field, referral links) have no URL.",
+                hint='Add path("", include("oscar_loyalty.urls")) to your urlpatterns '
+                "(inside i18n_patterns if you use it).",
+                id="oscar_loyalty.E033",
+            )
+        )
+    if apps.is_installed("oscar_loyalty.dashboard"):
+        try:
+            reverse("loyalty-dashboard:coupon-list")
+        except NoReverseMatch:
+            errors.append(
+                Error(
+                    "oscar_loyalty.dashboard is installed but its pages have no URL.",
+                    hint='Add path("dashboard/loyalty/", apps.get_app_config('
+                    '"oscar_loyalty_dashboard").urls) beside your dashboard\'s URLs.',
+                    id="oscar_loyalty.E034",
+                )
+            )
+    return errors
+
+
+@register()
+def check_celery(app_configs=None, **kwargs):
+    app = current_celery_app()
+    if app is None:
+        return [
+            Error(
+                "No Celery app is configured: orders' points and the periodic jobs never run.",
+                hint="Create <project>/celery.py as in Celery's 'First steps with Django' and "
+                "import its app in <project>/__init__.py (see docs/install.rst).",
+                id="oscar_loyalty.E035",
+            )
+        ]
+    if apps.is_installed("django_celery_beat"):
+        return []  # schedules may live in its admin
+    scheduled = {entry.get("task") for entry in (app.conf.beat_schedule or {}).values()}
+    missing = sorted({e["task"] for e in BEAT_SCHEDULE.values()} - scheduled)
+    if missing:
+        return [
+            Warning(
+                f"Celery's beat schedule lacks the plugin's jobs: {', '.join(missing)}.",
+                hint="CELERY_BEAT_SCHEDULE = {**oscar_loyalty.schedule.BEAT_SCHEDULE, ...} "
+                "in your settings.",
+                id="oscar_loyalty.W036",
+            )
+        ]
+    return []
+
+
+@register(deploy=True)
+def check_celery_workers(app_configs=None, **kwargs):
+    """Ask the broker for a worker, once, with short timeouts (``check --deploy`` only)."""
+    app = current_celery_app()
+    if app is None:
+        return []
+    if app.conf.task_always_eager:
+        return [
+            Warning(
+                "Celery runs tasks eagerly: every order's loyalty work happens in the request.",
+                hint="Set CELERY_TASK_ALWAYS_EAGER = False and run a worker.",
+                id="oscar_loyalty.W037",
+            )
+        ]
+    connection = app.connection_for_write(
+        connect_timeout=2, transport_options={"max_retries": 0, "socket_connect_timeout": 2}
+    )
+    try:
+        with connection:
+            connection.ensure_connection(max_retries=0)
+            replies = app.control.ping(timeout=1.0, connection=connection)
+    except Exception as exc:
+        return [
+            Error(
+                f"Celery's broker cannot be reached ({type(exc).__name__}: {exc}).",
+                hint=f"Start the broker, or fix CELERY_BROKER_URL (now {connection.as_uri()}).",
+                id="oscar_loyalty.E038",
+            )
+        ]
+    if not replies:
+        return [
+            Warning(
+                "No Celery worker answered: queued orders wait until one runs "
+                "(the reconcile job records them only once a worker runs too).",
+                hint="Run a worker with its beat: celery -A <project> worker -B",
+                id="oscar_loyalty.W039",
+            )
+        ]
+    return []
+
+
+def current_celery_app():
+    """The project's Celery app, or None if it made none (Celery's fallback app)."""
+    app = current_app._get_current_object()
+    # What Celery makes when asked for an app and none was created.
+    fallback = app.main == "default" and not app.set_as_current
+    return None if fallback else app
+
+
+@register(Tags.database)
+def check_database(databases=None, **kwargs):
+    errors = []
+    for alias in databases or []:
+        connection = connections[alias]
+        if connection.vendor != "mysql":
+            continue
+        if not connection.mysql_is_mariadb or connection.mysql_version < (10, 6):
+            errors.append(
+                Error(
+                    f"Database {alias!r} is MySQL or MariaDB < 10.6: the plugin needs "
+                    "INSERT ... RETURNING and SKIP LOCKED.",
+                    hint="Use PostgreSQL, or MariaDB 10.6 or later.",
+                    id="oscar_loyalty.E040",
+                )
+            )
+    return errors

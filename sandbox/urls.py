@@ -18,6 +18,8 @@ urlpatterns += i18n_patterns(
         RedirectView.as_view(pattern_name="account_signup", query_string=True),
     ),
     path("auth/", include("allauth.urls")),
+    # The loyalty dashboard under Oscar's dashboard path, its storefront pages at the root.
+    path("dashboard/loyalty/", apps.get_app_config("oscar_loyalty_dashboard").urls),
     path("", include("oscar_loyalty.urls")),
     path("", include(apps.get_app_config("oscar").urls[0])),
     prefix_default_language=False,
