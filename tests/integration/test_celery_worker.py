@@ -120,3 +120,24 @@ def test_an_order_placed_in_a_store_with_a_broker_is_awarded_by_the_worker(
         pytest.fail("no worker recorded the award:\n" + worker.log_path.read_text()[-4000:])
     assert PendingAward.objects.get(order_id=order_id).points == 12
     assert "oscar_loyalty.order_placed" in worker.log_path.read_text()
+
+
+def test_the_deploy_check_finds_the_running_worker(worker, monkeypatch):
+    from celery import current_app
+
+    from oscar_loyalty import checks
+
+    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
+    monkeypatch.setitem(current_app.conf, "broker_url", settings.REDIS_URL)
+    monkeypatch.setitem(current_app.conf, "broker_write_url", None)
+    # The app's producers were made for the test settings' in-memory broker.
+    monkeypatch.setattr(current_app, "_pool", None)
+    monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and worker.poll() is None:
+        found = checks.check_celery_workers()
+        if not found:
+            break
+        assert [m.id for m in found] == ["oscar_loyalty.W039"]  # not started yet
+    else:
+        pytest.fail("the worker never answered:\n" + worker.log_path.read_text()[-4000:])

@@ -113,6 +113,9 @@ def broker(monkeypatch):
 
     monkeypatch.setitem(current_app.conf, "task_always_eager", False)
     monkeypatch.setitem(current_app.conf, "broker_write_url", None)
+    # The app's producers were made for the test settings' in-memory broker.
+    monkeypatch.setattr(current_app, "_pool", None)
+    monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
 
     def use(url):
         monkeypatch.setitem(current_app.conf, "broker_url", url)
