@@ -317,10 +317,12 @@ def _overriding_templates():
 
 @register()
 def check_middleware(app_configs=None, **kwargs):
-    ours = "oscar_loyalty.middleware.ExpiredCouponMiddleware"
+    ours = "oscar_loyalty.middleware.BasketCheckMiddleware"
+    names = (ours, "oscar_loyalty.middleware.ExpiredCouponMiddleware")  # and its old name
     basket = "oscar.apps.basket.middleware.BasketMiddleware"
     middleware = list(settings.MIDDLEWARE)
-    if ours in middleware and basket in middleware[: middleware.index(ours)]:
+    found = [middleware.index(name) for name in names if name in middleware]
+    if found and basket in middleware[: found[0]]:
         return []
     return [
         Warning(

@@ -1,8 +1,9 @@
-"""The loyalty entries for Oscar's dashboard menu, ready to append::
+"""The loyalty entries for Oscar's dashboard menu, ready to append to the store's::
 
-from oscar.defaults import OSCAR_DASHBOARD_NAVIGATION
-from oscar_loyalty.dashboard.navigation import LOYALTY_NAVIGATION
-OSCAR_DASHBOARD_NAVIGATION = OSCAR_DASHBOARD_NAVIGATION + LOYALTY_NAVIGATION
+    from oscar_loyalty.dashboard.navigation import LOYALTY_NAVIGATION
+    OSCAR_DASHBOARD_NAVIGATION = [*OSCAR_DASHBOARD_NAVIGATION, *LOYALTY_NAVIGATION]
+
+(below ``from oscar.defaults import *`` and the store's own changes, which it keeps).
 """
 
 from django.utils.translation import gettext_lazy as _
