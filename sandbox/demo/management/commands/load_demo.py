@@ -1,4 +1,4 @@
-"""Fill the sandbox with a small catalogue and two logins. Safe to run again."""
+"""Fill the sandbox with a small catalogue, two logins, coupons and rewards. Safe to run again."""
 
 from datetime import timedelta
 from decimal import Decimal as D
@@ -17,6 +17,7 @@ from oscar.apps.shipping.methods import Free
 from oscar.core.loading import get_model
 
 from oscar_loyalty import awards, ledger
+from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
 
 Product = get_model("catalogue", "Product")
 ProductClass = get_model("catalogue", "ProductClass")
@@ -27,6 +28,8 @@ StockRecord = get_model("partner", "StockRecord")
 Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
 PendingAward = get_model("oscar_loyalty", "PendingAward")
+Reward = get_model("oscar_loyalty", "Reward")
+Voucher = get_model("voucher", "Voucher")
 Country = get_model("address", "Country")
 UserAddress = get_model("address", "UserAddress")
 
@@ -44,6 +47,20 @@ CATALOGUE = [
     ("Dark chocolate bar", "Dulcería", "Food > Sweets", "3.80"),
     ("Honey jar 350 g", "Dulcería", "Food > Sweets", "8.40"),
     ("Gift card $50", "Loyalty sandbox", "Gifts", "50.00"),
+]
+
+# (code, name, kind, value, minimum, excluded brands)
+COUPONS = [
+    ("WELCOME10", "10% off your order", "percentage", "10", None, []),
+    ("SPRING15", "15% off, Andes excluded", "percentage", "15", None, ["Andes"]),
+    ("FREESHIP50", "Free shipping from $50", "free_shipping", "0", "50.00", []),
+]
+
+# (name, kind, cost in points, discount value, free product title)
+REWARDS = [
+    ("$5 off your order", "discount", 25, "5.00", None),
+    ("Free shipping", "free_shipping", 30, None, None),
+    ("A free dark chocolate bar", "free_product", 40, None, "Dark chocolate bar"),
 ]
 
 LOGINS = [
@@ -107,10 +124,54 @@ class Command(BaseCommand):
         if not Order.objects.filter(user=customer).exists():
             self._history(customer, User.objects.get(email="admin@example.com"))
 
+        self._coupons()
+        self._rewards()
+
         self.stdout.write(self.style.SUCCESS(f"Demo catalogue: {len(CATALOGUE)} products."))
         for email, password, staff in LOGINS:
             role = "staff (dashboard /dashboard/)" if staff else "customer"
             self.stdout.write(f"  {role}: {email} / {password}")
+        self.stdout.write("Coupon codes (type one in the basket):")
+        for code, name, *_rest in COUPONS:
+            self.stdout.write(f"  {code}: {name}")
+        self.stdout.write(
+            "Rewards (the customer's Rewards page, /accounts/rewards/): "
+            + "; ".join(f"{name} for {cost} points" for name, _kind, cost, *_rest in REWARDS)
+        )
+        self.stdout.write(
+            "Pending points arrive when the return window has passed: "
+            "python sandbox/manage.py loyalty_run_jobs --days 30"
+        )
+
+    def _coupons(self):
+        now = timezone.now()
+        for code, name, kind, value, minimum, brands in COUPONS:
+            if Voucher.objects.filter(code=code).exists():
+                continue
+            save_coupon(
+                CouponSpec(
+                    name=name,
+                    code=code,
+                    kind=kind,
+                    value=D(value),
+                    minimum=D(minimum) if minimum else None,
+                    start=now - timedelta(days=1),
+                    end=now + timedelta(days=365),
+                    excluded_brands=brands,
+                )
+            )
+
+    def _rewards(self):
+        for name, kind, cost, value, product in REWARDS:
+            Reward.objects.get_or_create(
+                name=name,
+                defaults={
+                    "kind": kind,
+                    "cost": cost,
+                    "value": D(value) if value else None,
+                    "product": Product.objects.get(title=product) if product else None,
+                },
+            )
 
     def _product(self, product_class, partner, title, brand, breadcrumbs, price):
         sku = slugify(title)[:64]
