@@ -112,7 +112,7 @@ def check_settings(app_configs=None, **kwargs):
                 41,
             )
         )
-    for n, name in enumerate(("RECONCILE_AFTER_MINUTES", "RECONCILE_DAYS"), start=19):
+    for n, name in enumerate(("RECONCILE_AFTER_MINUTES", "RECONCILE_DAYS"), start=20):
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             errors.append(_error(name, f"must be a whole number of at least 1, got {value!r}.", n))
@@ -122,7 +122,7 @@ def check_settings(app_configs=None, **kwargs):
             _error(
                 "QUEUE_TIMEOUT",
                 f"must be a number of seconds above 0, at most 30, got {timeout!r}.",
-                21,
+                22,
             )
         )
     name = s.POINTS_NAME
