@@ -86,13 +86,10 @@ def test_points_expired_per_chunk(account, heard, django_capture_on_commit_callb
     assert heard == [("points_expired", PointsLot, {"entry_ids": [entry.pk]})]
 
 
-def test_referral_rewarded(
-    customer, django_user_model, place_order, heard, django_capture_on_commit_callbacks
-):
+def test_referral_rewarded(customer, django_user_model, place_order, heard):
     friend = django_user_model.objects.create_user("friend", "friend@x.com")
     referral = Referral.objects.create(referrer=customer, referred=friend)
-    with django_capture_on_commit_callbacks(execute=True):
-        place_order(friend, [("100.00", 1)])
+    place_order(friend, [("100.00", 1)])  # commits: its task runs, then the signal is sent
     rewarded = [kw for name, _sender, kw in heard if name == "referral_rewarded"]
     assert rewarded == [
         {"referral": referral, "award": PendingAward.objects.get(referral=referral)}

@@ -15,7 +15,7 @@ from oscar_loyalty.dashboard.apps import LoyaltyDashboardConfig
 def test_the_bare_app_name_picks_the_plugin_config():
     config = AppConfig.create("oscar_loyalty")
     assert type(config) is LoyaltyConfig
-    assert config.urls  # what the bare name lacked: Oscar's urls
+    assert config.namespace == "oscar_loyalty"  # the URLs the bare name used to lack
 
 
 def test_the_bare_dashboard_name_picks_the_dashboard_config():
