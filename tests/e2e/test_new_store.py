@@ -19,6 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Oscar's "Building your own shop", on top of Django's startproject settings.
 OSCAR_SETTINGS = """
+import os
+
 from oscar.defaults import *  # noqa
 
 INSTALLED_APPS = [
@@ -32,8 +34,16 @@ SITE_ID = 1
 MIDDLEWARE += [
     "oscar.apps.basket.middleware.BasketMiddleware",
     "oscar_loyalty.middleware.ExpiredCouponMiddleware",
+    "oscar_loyalty.middleware.CouponLimitMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
 ]
+# A shared cache, as docs/install.rst asks for production: the test's own Redis.
+CACHES = {{
+    "default": {{
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+    }}
+}}
 AUTHENTICATION_BACKENDS = (
     "oscar.apps.customer.auth_backends.EmailBackend",
     "django.contrib.auth.backends.ModelBackend",
