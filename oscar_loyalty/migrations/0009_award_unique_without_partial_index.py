@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('order', '0021_billingaddress_code_shippingaddress_code'),
-        ('oscar_loyalty', '0005_referrals'),
+        ('oscar_loyalty', '0008_account_outlives_customer'),
     ]
 
     operations = [
