@@ -233,7 +233,7 @@ def _reduce_awards(order: AbstractOrder, target_points: Callable[[PendingAward],
     instead of finding none and being lost.
     """
     with transaction.atomic():
-        Order.objects.select_for_update(of=("self",)).filter(pk=order.pk).first()
+        Order.objects.select_for_update().filter(pk=order.pk).first()
         awards = (
             PendingAward.objects.select_for_update()
             .filter(order=order)
