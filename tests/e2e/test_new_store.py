@@ -113,8 +113,12 @@ def run(*args, cwd=None):
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("new-store")
+    # Built from a clean copy: a clone's own build/ folder may hold stale files.
+    source = tmp / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "build", "dist", "*.egg-info", "__pycache__", "artifacts"))  # fmt: skip
     run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-        "-w", tmp / "dist", ROOT)  # fmt: skip
+        "-w", tmp / "dist", source)  # fmt: skip
     (wheel,) = (tmp / "dist").glob("oscar_loyalty-*.whl")
     base = Path(getattr(sys, "_base_executable", sys.executable))
     run(base, "-m", "venv", tmp / "venv")
