@@ -33,7 +33,7 @@ INSTALLED_APPS = [
 SITE_ID = 1
 MIDDLEWARE += [
     "oscar.apps.basket.middleware.BasketMiddleware",
-    "oscar_loyalty.middleware.ExpiredCouponMiddleware",
+    "oscar_loyalty.middleware.BasketCheckMiddleware",
     "oscar_loyalty.middleware.CouponLimitMiddleware",
     "django.contrib.flatpages.middleware.FlatpageFallbackMiddleware",
 ]

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('order', '0021_billingaddress_code_shippingaddress_code'),
-        ('oscar_loyalty', '0008_account_outlives_customer'),
+        ('oscar_loyalty', '0009_clawback_shortfalls_and_points_benefit'),
     ]
 
     operations = [
