@@ -177,7 +177,7 @@ def test_placing_an_order_as_a_voucher_stops_giving_a_discount_sends_back_to_the
 
 
 def test_shrinking_the_basket_shrinks_the_points_voucher_and_gives_the_rest_back(
-    django_app, shopper
+    django_app, shopper, django_capture_on_commit_callbacks
 ):
     use_points(django_app, shopper, "60")
     page = set_quantity(django_app, shopper, 1)
@@ -190,7 +190,8 @@ def test_shrinking_the_basket_shrinks_the_points_voucher_and_gives_the_rest_back
     assert "30 points used: $30.00 off this basket." in text(page.html.select_one("#use-points"))
     # Nothing more changes on the next page.
     assert messages(django_app.get("/basket/", user=shopper)) == []
-    place_order(django_app, shopper)
+    with django_capture_on_commit_callbacks(execute=True):  # the order commits, its task runs
+        place_order(django_app, shopper)
     order = Order.objects.get()
     assert order.total_incl_tax == D("30.00")
     assert PendingAward.objects.get(order=order).points == 3  # on the $30 paid
