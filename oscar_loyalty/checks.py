@@ -260,7 +260,7 @@ def check_app_order(app_configs=None, **kwargs):
                 "oscar_loyalty is listed after Oscar's apps in INSTALLED_APPS: Oscar's "
                 "templates hide the plugin's (Rewards tab, points at checkout, coupon field).",
                 hint='List "oscar_loyalty" (and "oscar_loyalty.dashboard") before Oscar\'s apps.',
-                id="oscar_loyalty.E030",
+                id="oscar_loyalty.E301",
             )
         ]
     return []
@@ -275,7 +275,7 @@ def check_template_overrides(app_configs=None, **kwargs):
                 f'Start it with {{% extends "{name}" %}} and override only the blocks you '
                 "change, or add the part as docs/install.rst shows."
             ),
-            id="oscar_loyalty.W031",
+            id="oscar_loyalty.W302",
         )
         for name, part, origin in _overriding_templates()
     ]
@@ -329,7 +329,7 @@ def check_middleware(app_configs=None, **kwargs):
             f"{ours} is missing from MIDDLEWARE, or comes before Oscar's {basket}: "
             "expired coupons stay in baskets without a word to the customer.",
             hint=f"Add it to MIDDLEWARE right after {basket}.",
-            id="oscar_loyalty.W032",
+            id="oscar_loyalty.W303",
         )
     ]
 
@@ -345,7 +345,7 @@ def check_urls(app_configs=None, **kwargs):
                 "The plugin's pages (Rewards, coupon field, referral links) have no URL.",
                 hint='Add path("", include("oscar_loyalty.urls")) to your urlpatterns '
                 "(inside i18n_patterns if you use it).",
-                id="oscar_loyalty.E033",
+                id="oscar_loyalty.E304",
             )
         )
     if apps.is_installed("oscar_loyalty.dashboard"):
@@ -357,7 +357,7 @@ def check_urls(app_configs=None, **kwargs):
                     "oscar_loyalty.dashboard is installed but its pages have no URL.",
                     hint='Add path("dashboard/loyalty/", apps.get_app_config('
                     '"oscar_loyalty_dashboard").urls) beside your dashboard\'s URLs.',
-                    id="oscar_loyalty.E034",
+                    id="oscar_loyalty.E305",
                 )
             )
     return errors
@@ -372,7 +372,7 @@ def check_celery(app_configs=None, **kwargs):
                 "No Celery app is configured: orders' points and the periodic jobs never run.",
                 hint="Create <project>/celery.py as in Celery's 'First steps with Django' and "
                 "import its app in <project>/__init__.py (see docs/install.rst).",
-                id="oscar_loyalty.E035",
+                id="oscar_loyalty.E306",
             )
         ]
     if apps.is_installed("django_celery_beat"):
@@ -385,7 +385,7 @@ def check_celery(app_configs=None, **kwargs):
                 f"Celery's beat schedule lacks the plugin's jobs: {', '.join(missing)}.",
                 hint="CELERY_BEAT_SCHEDULE = {**oscar_loyalty.schedule.BEAT_SCHEDULE, ...} "
                 "in your settings.",
-                id="oscar_loyalty.W036",
+                id="oscar_loyalty.W307",
             )
         ]
     return []
@@ -402,7 +402,7 @@ def check_celery_workers(app_configs=None, **kwargs):
             Warning(
                 "Celery runs tasks eagerly: every order's loyalty work happens in the request.",
                 hint="Set CELERY_TASK_ALWAYS_EAGER = False and run a worker.",
-                id="oscar_loyalty.W037",
+                id="oscar_loyalty.W308",
             )
         ]
     connection = app.connection_for_write(
@@ -417,7 +417,7 @@ def check_celery_workers(app_configs=None, **kwargs):
             Error(
                 f"Celery's broker cannot be reached ({type(exc).__name__}: {exc}).",
                 hint=f"Start the broker, or fix CELERY_BROKER_URL (now {connection.as_uri()}).",
-                id="oscar_loyalty.E038",
+                id="oscar_loyalty.E309",
             )
         ]
     if not replies:
@@ -426,7 +426,7 @@ def check_celery_workers(app_configs=None, **kwargs):
                 "No Celery worker answered: queued orders wait until one runs "
                 "(the reconcile job records them only once a worker runs too).",
                 hint="Run a worker with its beat: celery -A <project> worker -B",
-                id="oscar_loyalty.W039",
+                id="oscar_loyalty.W310",
             )
         ]
     return []
@@ -453,7 +453,7 @@ def check_database(databases=None, **kwargs):
                     f"Database {alias!r} is MySQL or MariaDB < 10.6: the plugin needs "
                     "INSERT ... RETURNING and SKIP LOCKED.",
                     hint="Use PostgreSQL, or MariaDB 10.6 or later.",
-                    id="oscar_loyalty.E040",
+                    id="oscar_loyalty.E311",
                 )
             )
     return errors

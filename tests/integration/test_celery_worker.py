@@ -138,6 +138,6 @@ def test_the_deploy_check_finds_the_running_worker(worker, monkeypatch):
         found = checks.check_celery_workers()
         if not found:
             break
-        assert [m.id for m in found] == ["oscar_loyalty.W039"]  # not started yet
+        assert [m.id for m in found] == ["oscar_loyalty.W310"]  # not started yet
     else:
         pytest.fail("the worker never answered:\n" + worker.log_path.read_text()[-4000:])

@@ -40,7 +40,7 @@ def test_the_plugin_listed_after_oscar_is_an_error(monkeypatch):
     ours = apps.get_app_config("oscar_loyalty")
     after = [c for c in configs if c is not ours] + [ours]
     monkeypatch.setattr(apps, "get_app_configs", lambda: after)
-    assert ids(checks.check_app_order()) == ["oscar_loyalty.E030"]
+    assert ids(checks.check_app_order()) == ["oscar_loyalty.E301"]
     monkeypatch.setattr(apps, "get_app_configs", lambda: configs)
     assert checks.check_app_order() == []
 
@@ -56,7 +56,7 @@ def store_templates(tmp_path, name, source):
 def test_a_store_template_replacing_one_we_extend_is_reported(tmp_path):
     with store_templates(tmp_path, "oscar/checkout/thank_you.html", "<h1>Thanks!</h1>"):
         (warning,) = checks.check_template_overrides()
-    assert warning.id == "oscar_loyalty.W031"
+    assert warning.id == "oscar_loyalty.W302"
     assert "oscar/checkout/thank_you.html" in warning.msg
     assert "oscar_loyalty/partials/order_points.html" in warning.msg
     assert "extends" in warning.hint
@@ -78,12 +78,12 @@ def test_a_store_template_that_extends_or_keeps_our_part_is_fine(tmp_path, sourc
 def test_missing_middleware_is_reported():
     middleware = [m for m in settings.MIDDLEWARE if "BasketCheck" not in m]
     with override_settings(MIDDLEWARE=middleware):
-        assert ids(checks.check_middleware()) == ["oscar_loyalty.W032"]
+        assert ids(checks.check_middleware()) == ["oscar_loyalty.W303"]
 
 
 def test_urls_left_out_are_reported():
     with override_settings(ROOT_URLCONF="tests.unit.urls_without_loyalty"):
-        assert ids(checks.check_urls()) == ["oscar_loyalty.E033", "oscar_loyalty.E034"]
+        assert ids(checks.check_urls()) == ["oscar_loyalty.E304", "oscar_loyalty.E305"]
 
 
 def test_no_celery_app_is_an_error(monkeypatch):
@@ -91,7 +91,7 @@ def test_no_celery_app_is_an_error(monkeypatch):
 
     monkeypatch.setattr(_state._tls, "current_app", None)
     monkeypatch.setattr(_state, "default_app", None)  # Celery then makes its fallback app
-    assert ids(checks.check_celery()) == ["oscar_loyalty.E035"]
+    assert ids(checks.check_celery()) == ["oscar_loyalty.E306"]
 
 
 def test_a_beat_schedule_without_our_jobs_is_reported(monkeypatch):
@@ -99,12 +99,12 @@ def test_a_beat_schedule_without_our_jobs_is_reported(monkeypatch):
 
     monkeypatch.setitem(current_app.conf, "beat_schedule", {})
     (warning,) = checks.check_celery()
-    assert warning.id == "oscar_loyalty.W036"
+    assert warning.id == "oscar_loyalty.W307"
     assert "oscar_loyalty.reconcile_orders" in warning.msg
 
 
 def test_deploy_check_eager_tasks_are_reported():
-    assert ids(checks.check_celery_workers()) == ["oscar_loyalty.W037"]  # the test settings
+    assert ids(checks.check_celery_workers()) == ["oscar_loyalty.W308"]  # the test settings
 
 
 @pytest.fixture
@@ -126,13 +126,13 @@ def broker(monkeypatch):
 def test_deploy_check_an_unreachable_broker_is_an_error(broker):
     broker("redis://:secret@127.0.0.1:1/0")
     (error,) = checks.check_celery_workers()
-    assert error.id == "oscar_loyalty.E038"
+    assert error.id == "oscar_loyalty.E309"
     assert "secret" not in error.hint
 
 
 def test_deploy_check_a_broker_with_no_worker_is_reported(broker):
     broker(settings.REDIS_URL)  # no worker listens there during the unit tests
-    assert ids(checks.check_celery_workers()) == ["oscar_loyalty.W039"]
+    assert ids(checks.check_celery_workers()) == ["oscar_loyalty.W310"]
 
 
 def test_mysql_and_old_mariadb_are_refused(monkeypatch):
@@ -151,7 +151,7 @@ def test_mysql_and_old_mariadb_are_refused(monkeypatch):
     )
     errors = checks.check_database(databases=["pg", "maria", "old", "mysql"])
     assert [e.msg.split("'")[1] for e in errors] == ["old", "mysql"]
-    assert set(ids(errors)) == {"oscar_loyalty.E040"}
+    assert set(ids(errors)) == {"oscar_loyalty.E311"}
 
 
 def test_the_dashboard_pages_follow_the_stores_dashboard_path():
