@@ -61,7 +61,7 @@ def record_award(order: AbstractOrder) -> None:
         _save_award(order, fields)
 
 
-def record_nothing(order) -> None:
+def record_nothing(order: AbstractOrder) -> None:
     """Mark ``order`` handled though it earns nothing: a void award of 0 points.
 
     The reconcile job takes up orders that have no award; this mark keeps it
@@ -74,7 +74,7 @@ def record_nothing(order) -> None:
     _save_award(order, {**fields, "matures_at": order.date_placed or timezone.now()})
 
 
-def _save_award(order, fields) -> None:
+def _save_award(order: AbstractOrder, fields: dict[str, Any]) -> None:
     account, _created = Account.objects.get_or_create(user_id=order.user_id)
     PendingAward.objects.bulk_create(
         [PendingAward(order=order, account=account, **fields)], ignore_conflicts=True

@@ -343,14 +343,14 @@ def _add_to_balances(
     )
 
 
-def _concat(*parts) -> str:
+def _concat(*parts: str) -> str:
     """SQL joining strings: ``||`` is a logical OR on MySQL and MariaDB."""
     if connection.vendor == "mysql":
         return f"CONCAT({', '.join(parts)})"
     return " || ".join(parts)
 
 
-def _text(column) -> str:
+def _text(column: str) -> str:
     """SQL casting a number to text (MySQL and MariaDB cast to CHAR, not VARCHAR)."""
     kind = "CHAR" if connection.vendor == "mysql" else "VARCHAR(20)"
     return f"CAST({column} AS {kind})"
