@@ -221,11 +221,12 @@ def test_claimed_reward_codes_are_not_given_back_by_the_expiry_job(rich):
     assert balance(rich) == 70
 
 
-def test_maturation_still_balances_with_spends(rich):
+def test_maturation_still_balances_with_spends(rich, django_capture_on_commit_callbacks):
     """An award maturing after points were spent adds to what is left, entries and lots agree."""
     basket = basket_for(rich, "120.00")
     redemption.redeem_points(rich, basket, 60)
-    order = create_order(basket=reprice(basket), user=rich)
+    with django_capture_on_commit_callbacks(execute=True):  # the order commits
+        order = create_order(basket=reprice(basket), user=rich)
     assert PendingAward.objects.get(order=order).points == 6  # on the $60 paid
     assert awards.mature_due_awards(now=timezone.now() + timedelta(days=31)) == 1
     assert balance(rich) == 46
