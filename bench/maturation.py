@@ -331,7 +331,8 @@ def prepare(t):
 
 
 def reset(t):
-    execute(f"TRUNCATE {t.consumption}, {t.lot}, {t.entry} RESTART IDENTITY")
+    # CASCADE: empties what refers to the entries too (shortfalls, redemptions), none here.
+    execute(f"TRUNCATE {t.consumption}, {t.lot}, {t.entry} RESTART IDENTITY CASCADE")
     execute(f"UPDATE {t.account} SET balance = 0, last_activity_at = NULL")
     execute(f"UPDATE {t.award} SET status = 'pending'")
 
