@@ -18,11 +18,12 @@ prefixes below, and the display code reads causes back with ``parse``.
 ``shortfall:<id>:from:<entry id>``  a shortfall taken from the points a restore brought back
 ``earn:till:<till's key>``          a purchase paid at the till
 ``spend:till:<till's key>``         points spent for a discount at the till
-``adjust:staff:<staff's key>``      a staff member's correction through the API
+``adjust:staff:<staff's key>``      a staff member's correction (the API's key, the form's token)
 ==================================  ========================================================
 
 A till's or staff member's key is their own (the ``Idempotency-Key`` they
-send), so a retried request posts once.
+send; in the dashboard, a random token drawn when the form is shown), so a
+retried request posts once.
 """
 
 from __future__ import annotations

@@ -30,6 +30,16 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 "reward-list",
                 "reward-create",
                 "reward-update",
+                "kpis",
+                "at-risk",
+                "customer-list",
+                "customer-detail",
+                "customer-adjust",
+                "referral-void",
+                "campaign-list",
+                "campaign-create",
+                "campaign-update",
+                "campaign-delete",
             )
         }
 
@@ -42,6 +52,16 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
         self.reward_list_view = get_class(VIEWS, "RewardListView")
         self.reward_create_view = get_class(VIEWS, "RewardCreateView")
         self.reward_update_view = get_class(VIEWS, "RewardUpdateView")
+        self.kpi_view = get_class(VIEWS, "KpiView")
+        self.at_risk_view = get_class(VIEWS, "AtRiskView")
+        self.customer_list_view = get_class(VIEWS, "CustomerListView")
+        self.customer_detail_view = get_class(VIEWS, "CustomerDetailView")
+        self.adjust_points_view = get_class(VIEWS, "AdjustPointsView")
+        self.referral_void_view = get_class(VIEWS, "ReferralVoidView")
+        self.campaign_list_view = get_class(VIEWS, "CampaignListView")
+        self.campaign_create_view = get_class(VIEWS, "CampaignCreateView")
+        self.campaign_update_view = get_class(VIEWS, "CampaignUpdateView")
+        self.campaign_delete_view = get_class(VIEWS, "CampaignDeleteView")
 
     def get_urls(self):
         urls = [
@@ -52,5 +72,31 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
             path("rewards/", self.reward_list_view.as_view(), name="reward-list"),
             path("rewards/create/", self.reward_create_view.as_view(), name="reward-create"),
             path("rewards/<int:pk>/", self.reward_update_view.as_view(), name="reward-update"),
+            path("kpis/", self.kpi_view.as_view(), name="kpis"),
+            path("kpis/at-risk/", self.at_risk_view.as_view(), name="at-risk"),
+            path("customers/", self.customer_list_view.as_view(), name="customer-list"),
+            path(
+                "customers/<int:pk>/",
+                self.customer_detail_view.as_view(),
+                name="customer-detail",
+            ),
+            path(
+                "customers/<int:pk>/adjust/",
+                self.adjust_points_view.as_view(),
+                name="customer-adjust",
+            ),
+            path(
+                "referrals/<int:pk>/void/", self.referral_void_view.as_view(), name="referral-void"
+            ),
+            path("campaigns/", self.campaign_list_view.as_view(), name="campaign-list"),
+            path("campaigns/create/", self.campaign_create_view.as_view(), name="campaign-create"),
+            path(
+                "campaigns/<int:pk>/", self.campaign_update_view.as_view(), name="campaign-update"
+            ),
+            path(
+                "campaigns/<int:pk>/delete/",
+                self.campaign_delete_view.as_view(),
+                name="campaign-delete",
+            ),
         ]
         return self.post_process_urls(urls)

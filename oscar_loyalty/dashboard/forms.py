@@ -8,7 +8,8 @@ from oscar.forms import widgets
 from ..coupons import brands
 from ..coupons.applying import normalise
 from ..coupons.creation import FIXED, FREE_SHIPPING, PERCENTAGE, CouponSpec, offer_of
-from ..models import BrandExclusion, Reward
+from ..ledger import MAX_POINTS, MAX_REASON_LENGTH
+from ..models import BonusCampaign, BrandExclusion, Reward
 
 Voucher = get_model("voucher", "Voucher")
 Category = get_model("catalogue", "Category")
@@ -211,3 +212,97 @@ class BulkCodesForm(forms.Form):
             return clean_prefix(self.cleaned_data["prefix"])
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from None
+
+
+class PeriodForm(forms.Form):
+    """The KPI page's period: the last N days, or chosen dates (both inclusive)."""
+
+    PRESETS = (7, 30, 90, 365)
+    MAX_DAYS = 731
+
+    days = forms.TypedChoiceField(
+        label=_("Period"),
+        required=False,
+        coerce=int,
+        choices=[("", _("Chosen dates"))]
+        + [(n, _("Last %(days)d days") % {"days": n}) for n in PRESETS],
+    )
+    start = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if not data.get("days") and not self.errors:
+            if not (start and end):
+                raise forms.ValidationError(_("Choose a period, or both dates."))
+            if end < start:
+                self.add_error("end", _("The end must not be before the start."))
+            elif (end - start).days >= self.MAX_DAYS:
+                self.add_error("end", _("Choose at most %(days)d days.") % {"days": self.MAX_DAYS})
+        return data
+
+    def period(self):
+        from ..kpis import Period
+
+        data = self.cleaned_data
+        if data.get("days"):
+            return Period.last(data["days"])
+        return Period(data["start"], data["end"])
+
+
+class AtRiskForm(forms.Form):
+    days = forms.IntegerField(
+        label=_("No second order within (days)"), min_value=1, max_value=3650, initial=60
+    )
+
+
+class CustomerSearchForm(forms.Form):
+    q = forms.CharField(
+        label=_("Email, name or member number"), max_length=128, required=False, strip=True
+    )
+
+
+class AdjustPointsForm(forms.Form):
+    """A staff member's correction: points up (positive) or down (negative), with a reason."""
+
+    points = forms.IntegerField(
+        label=_("Points"),
+        help_text=_("Positive to add, negative to take away."),
+        min_value=-MAX_POINTS,
+        max_value=MAX_POINTS,
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=MAX_REASON_LENGTH,
+        help_text=_("The customer sees it in their points history."),
+    )
+    # Drawn when the form is shown, so submitting it twice adjusts once.
+    token = forms.UUIDField(widget=forms.HiddenInput)
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points == 0:
+            raise forms.ValidationError(_("Give a number of points other than zero."))
+        return points
+
+
+class BonusCampaignForm(forms.ModelForm):
+    class Meta:
+        model = BonusCampaign
+        fields = ["name", "multiplier", "starts_at", "ends_at", "products", "categories"]
+        widgets = {
+            "starts_at": widgets.DateTimePickerInput(),
+            "ends_at": widgets.DateTimePickerInput(),
+            "products": ProductSelectMultiple,
+        }
+
+    def clean(self):
+        data = super().clean()
+        if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
+            self.add_error("ends_at", _("The end must be after the start."))
+        return data

@@ -13,8 +13,11 @@ LOYALTY_NAVIGATION = [
         "label": _("Loyalty"),
         "icon": "fas fa-gift",
         "children": [
+            {"label": _("Program figures"), "url_name": "loyalty-dashboard:kpis"},
+            {"label": _("Customers' points"), "url_name": "loyalty-dashboard:customer-list"},
             {"label": _("Coupons"), "url_name": "loyalty-dashboard:coupon-list"},
             {"label": _("Rewards"), "url_name": "loyalty-dashboard:reward-list"},
+            {"label": _("Bonus campaigns"), "url_name": "loyalty-dashboard:campaign-list"},
         ],
     },
 ]

@@ -1,24 +1,41 @@
 import csv
+import uuid
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
 
+from .. import kpis, referrals
 from ..coupons import codes
 from ..coupons.creation import offer_of, save_coupon
-from ..models import Referral, Reward
-from .forms import BulkCodesForm, CouponForm, RewardForm, initial_for
+from ..exceptions import LoyaltyError
+from ..models import BonusCampaign, Referral, Reward
+from . import charts, service
+from .forms import (
+    AdjustPointsForm,
+    AtRiskForm,
+    BonusCampaignForm,
+    BulkCodesForm,
+    CouponForm,
+    CustomerSearchForm,
+    PeriodForm,
+    RewardForm,
+    initial_for,
+)
 
 Voucher = get_model("voucher", "Voucher")
 VoucherSet = get_model("voucher", "VoucherSet")
+User = get_user_model()
 
 
 def system_vouchers():
@@ -170,3 +187,255 @@ class _Echo:
 
     def write(self, value):
         return value
+
+
+def _csv_response(rows, filename):
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow([_cell(v) for v in row]) for row in rows), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _cell(value):
+    """Text a spreadsheet would run as a formula (=, +, -, @) is kept as text."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return "" if value is None else value
+
+
+# KPIs ------------------------------------------------------------------------
+
+
+class KpiView(generic.TemplateView):
+    """Is the program working? The figures of a chosen period, with charts and a CSV."""
+
+    template_name = "oscar_loyalty/dashboard/kpis.html"
+
+    def get(self, request, *args, **kwargs):
+        data = request.GET if request.GET else {"days": PeriodForm.PRESETS[1]}
+        self.form = PeriodForm(data)
+        if not self.form.is_valid():
+            return self.render_to_response(self.get_context_data(form=self.form))
+        figures = self.figures(self.form.period())
+        if request.GET.get("format") == "csv":
+            return _csv_response(self.csv_rows(figures), "loyalty-kpis.csv")
+        return self.render_to_response(self.get_context_data(form=self.form, **figures))
+
+    def figures(self, period):
+        series = kpis.points_by_day(period)
+        points = kpis.points(period)
+        return {
+            "period": period,
+            "members": kpis.members(period),
+            "points": points,
+            "series": series,
+            "liability": kpis.liability(),
+            "purchases": kpis.purchases(period),
+            "referrals": kpis.referrals(period),
+            "coupons": kpis.coupons(period),
+            "points_chart": charts.daily_bars(
+                series,
+                [
+                    ("issued", _("Issued"), "#2a7ab0"),
+                    ("redeemed", _("Redeemed"), "#4caf50"),
+                    ("expired", _("Expired"), "#d9534f"),
+                ],
+                _("Points per day"),
+            ),
+            "redemption_chart": charts.rate_against(
+                points["redemption_rate"],
+                [(_("average"), kpis.REDEMPTION_AVERAGE), (_("target"), kpis.REDEMPTION_TARGET)],
+                _("Redemption rate"),
+            ),
+        }
+
+    def csv_rows(self, f):
+        period, m, p, li, pu, r = (
+            f["period"],
+            f["members"],
+            f["points"],
+            f["liability"],
+            f["purchases"],
+            f["referrals"],
+        )
+        yield ["figure", "value"]
+        yield ["period_start", period.start]
+        yield ["period_end", period.end]
+        for key in ("customers", "members", "new_members", "enrolment_rate"):
+            yield [key, m[key]]
+        for key in ("issued", "redeemed", "expired", "taken_back", "redemption_rate"):
+            yield [f"points_{key}", p[key]]
+        for key in ("points", "money", "breakage_rate", "net_money", "pending_points"):
+            yield [f"liability_{key}", li[key]]
+        for group in ("members", "non_members"):
+            for key, value in pu[group].items():
+                yield [f"{group}_{key}", value]
+        for key, value in r.items():
+            yield [f"referrals_{key}", value]
+        for row in f["coupons"]:
+            yield [f"coupon_orders:{row['campaign']}", row["orders"]]
+            yield [f"coupon_discount:{row['campaign']}", row["discount"]]
+        yield []
+        yield ["day", "issued", "redeemed", "expired"]
+        for row in f["series"]:
+            yield [row["day"], row["issued"], row["redeemed"], row["expired"]]
+
+
+class AtRiskView(generic.ListView):
+    """Customers whose one and only order is more than N days old: worth a nudge."""
+
+    template_name = "oscar_loyalty/dashboard/at_risk.html"
+    context_object_name = "customers"
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
+
+    def get(self, request, *args, **kwargs):
+        self.form = AtRiskForm(request.GET or {"days": AtRiskForm.base_fields["days"].initial})
+        if request.GET.get("format") == "csv" and self.form.is_valid():
+            return _csv_response(self.csv_rows(), "loyalty-at-risk.csv")
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        if not self.form.is_valid():
+            return kpis.at_risk(0).none()
+        return kpis.at_risk(self.form.cleaned_data["days"])
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "form": self.form}
+
+    def csv_rows(self):
+        yield ["email", "first_name", "last_name", "order_date", "member", "balance"]
+        for user in self.get_queryset().iterator():
+            yield [
+                user.email,
+                user.first_name,
+                user.last_name,
+                timezone.localtime(user.first_order).date(),
+                "yes" if user.balance is not None else "no",
+                user.balance,
+            ]
+
+
+# Customer service -------------------------------------------------------------
+
+
+class CustomerListView(generic.ListView):
+    """Find a customer by email, name or member number (the points account's number)."""
+
+    template_name = "oscar_loyalty/dashboard/customer_list.html"
+    context_object_name = "customers"
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
+
+    def get_queryset(self):
+        self.form = CustomerSearchForm(self.request.GET)
+        users = User.objects.select_related("loyalty_account").order_by("-date_joined", "-pk")
+        if not self.form.is_valid() or not self.form.cleaned_data["q"]:
+            return users.none()
+        return users.filter(service.search(self.form.cleaned_data["q"]))
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "form": self.form}
+
+
+class CustomerDetailView(generic.DetailView):
+    """One customer's points: balance, pending awards, lots, ledger with reasons, referrals."""
+
+    template_name = "oscar_loyalty/dashboard/customer_detail.html"
+    context_object_name = "customer"
+    history_size = 50
+
+    def get_queryset(self):
+        return User.objects.select_related("loyalty_account")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context.update(service.customer_page(self.object, self.history_size))
+        context.setdefault("adjust_form", AdjustPointsForm(initial={"token": uuid.uuid4()}))
+        return context
+
+
+class AdjustPointsView(generic.FormView):
+    """Staff add or take away points, with a reason the customer reads; audited by staff user."""
+
+    form_class = AdjustPointsForm
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        self.customer = get_object_or_404(User, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            service.adjust(
+                self.customer, data["points"], data["reason"], data["token"], self.request.user
+            )
+        except LoyaltyError as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        messages.success(
+            self.request,
+            _("%(points)+d points for %(customer)s: %(reason)s")
+            % {"points": data["points"], "customer": self.customer.email, "reason": data["reason"]},
+        )
+        return redirect("loyalty-dashboard:customer-detail", pk=self.customer.pk)
+
+    def form_invalid(self, form):
+        view = CustomerDetailView(request=self.request, kwargs={"pk": self.customer.pk})
+        view.object = view.get_object()
+        context = view.get_context_data(adjust_form=form)
+        return view.render_to_response(context, status=400)
+
+
+class ReferralVoidView(generic.View):
+    """Void a referral: no reward, and what the referrer earned for it is taken back."""
+
+    def post(self, request, pk):
+        referral = get_object_or_404(Referral, pk=pk)
+        if referral.status == Referral.Status.VOID:
+            messages.info(request, _("This referral was already voided."))
+        else:
+            referrals.void(referral, request.user)
+            messages.success(request, _("Referral voided."))
+        return redirect("loyalty-dashboard:customer-detail", pk=referral.referrer_id)
+
+
+# Bonus campaigns ----------------------------------------------------------------
+
+
+class CampaignListView(generic.ListView):
+    model = BonusCampaign
+    template_name = "oscar_loyalty/dashboard/campaign_list.html"
+    context_object_name = "campaigns"
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
+    ordering = ["-starts_at", "-pk"]
+
+
+class CampaignFormMixin:
+    model = BonusCampaign
+    form_class = BonusCampaignForm
+    template_name = "oscar_loyalty/dashboard/campaign_form.html"
+
+    def form_valid(self, form):
+        campaign = form.save()
+        messages.success(self.request, _("Campaign %(name)s saved.") % {"name": campaign.name})
+        return redirect("loyalty-dashboard:campaign-list")
+
+
+class CampaignCreateView(CampaignFormMixin, generic.CreateView):
+    pass
+
+
+class CampaignUpdateView(CampaignFormMixin, generic.UpdateView):
+    pass
+
+
+class CampaignDeleteView(generic.DeleteView):
+    model = BonusCampaign
+    template_name = "oscar_loyalty/dashboard/campaign_delete.html"
+    context_object_name = "campaign"
+
+    def get_success_url(self):
+        messages.success(self.request, _("Campaign deleted."))
+        return reverse("loyalty-dashboard:campaign-list")
