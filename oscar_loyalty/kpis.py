@@ -33,7 +33,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -41,6 +41,8 @@ from oscar.core.loading import get_model
 from .conf import loyalty_settings
 from .models import (
     Account,
+    DailyExpiry,
+    DailyPoints,
     LedgerEntry,
     LotConsumption,
     PendingAward,
@@ -130,20 +132,52 @@ _FLOWS = {
 }
 
 
-def _in(period: Period):
-    return LedgerEntry.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+def _flows():
+    return {name: Coalesce(Sum("points", filter=q), 0) for name, q in _FLOWS.items()}
 
 
-def points(period: Period) -> dict:
-    """Points issued, redeemed, expired and taken back in the period, and the redemption rate."""
-    sums = _in(period).aggregate(
-        **{name: Coalesce(Sum("points", filter=q), 0) for name, q in _FLOWS.items()}
+def _stored_until(model) -> date | None:
+    """The last day stored by ``store_daily_figures`` (stored days have no gaps)."""
+    return model.objects.aggregate(last=Max("day"))["last"]
+
+
+def _daily_flows(period: Period) -> dict[date, dict]:
+    """{day: {issued, spent, restored, expired, taken_back}} for the period's days with
+    movements (entry sign: spent, expired... are negative): stored days from the daily
+    sums, the days after them from the entries."""
+    stored_until = _stored_until(DailyPoints)
+    by_day = {}
+    if stored_until is not None:
+        for row in DailyPoints.objects.filter(day__gte=period.start, day__lte=period.end).values(
+            "day", *_FLOWS
+        ):
+            day = row.pop("day")
+            by_day[day] = {name: v if name == "issued" else -v for name, v in row.items()}
+    live_since = (
+        period.since
+        if stored_until is None
+        else max(period.since, _midnight(stored_until + timedelta(days=1)))
     )
+    if live_since < period.until:
+        rows = (
+            LedgerEntry.objects.filter(created_at__gte=live_since, created_at__lt=period.until)
+            .annotate(day=TruncDate("created_at"))
+            .values("day")
+            .annotate(**_flows())
+        )
+        for row in rows:
+            day = row.pop("day")
+            by_day[day] = row
+    return by_day
+
+
+def points(period: Period, series: list[dict] | None = None) -> dict:
+    """Points issued, redeemed, expired and taken back in the period, and the redemption
+    rate. ``series``: the period's ``points_by_day``, if already read."""
+    series = points_by_day(period) if series is None else series
     figures = {
-        "issued": sums["issued"],
-        "redeemed": -sums["spent"] - sums["restored"],
-        "expired": -sums["expired"],
-        "taken_back": -sums["taken_back"],
+        name: sum(row[name] for row in series)
+        for name in ("issued", "redeemed", "expired", "taken_back")
     }
     figures["redemption_rate"] = rate(figures["redeemed"], figures["issued"])
     figures["redemption_average"] = REDEMPTION_AVERAGE
@@ -152,23 +186,20 @@ def points(period: Period) -> dict:
 
 
 def points_by_day(period: Period) -> list[dict]:
-    """Issued, redeemed and expired points of each day of the period (days without any: 0)."""
-    rows = (
-        _in(period)
-        .annotate(day=TruncDate("created_at"))
-        .values("day")
-        .annotate(**{name: Coalesce(Sum("points", filter=q), 0) for name, q in _FLOWS.items()})
-    )
-    by_day = {row["day"]: row for row in rows}
+    """Points issued, redeemed, expired and taken back on each day of the period (days
+    without any: 0)."""
+    by_day = _daily_flows(period)
+    zero = dict.fromkeys(_FLOWS, 0)
     series = []
     for day in period.days:
-        row = by_day.get(day)
+        row = by_day.get(day, zero)
         series.append(
             {
                 "day": day,
-                "issued": row["issued"] if row else 0,
-                "redeemed": -(row["spent"] + row["restored"]) if row else 0,
-                "expired": -row["expired"] if row else 0,
+                "issued": row["issued"],
+                "redeemed": -(row["spent"] + row["restored"]),
+                "expired": -row["expired"],
+                "taken_back": -row["taken_back"],
             }
         )
     return series
@@ -178,13 +209,14 @@ def liability(now: datetime | None = None) -> dict:
     """What the points in customers' hands are worth today, and net of expected breakage."""
     now = now or timezone.now()
     outstanding = Account.objects.aggregate(s=Coalesce(Sum("balance"), 0))["s"]
-    past = PointsLot.objects.filter(expires_at__lte=now)
-    lot_points = past.aggregate(s=Coalesce(Sum("points"), 0))["s"]
-    used = (
-        LotConsumption.objects.filter(lot__expires_at__lte=now)
-        .exclude(entry__kind=Kind.EXPIRE)
-        .aggregate(s=Coalesce(Sum("points"), 0))["s"]
+    stored_until = _stored_until(DailyExpiry)
+    stored = DailyExpiry.objects.aggregate(
+        points=Coalesce(Sum("points"), 0), used=Coalesce(Sum("used"), 0)
     )
+    since = None if stored_until is None else _midnight(stored_until + timedelta(days=1))
+    live = _expired_lots(since, now)
+    lot_points = stored["points"] + live["points"]
+    used = stored["used"] + live["used"]
     breakage = rate(lot_points - used, lot_points) or Decimal(0)
     value = money(outstanding)
     return {
@@ -195,6 +227,21 @@ def liability(now: datetime | None = None) -> dict:
         "pending_points": PendingAward.objects.filter(status=PendingAward.Status.PENDING).aggregate(
             s=Coalesce(Sum("points"), 0)
         )["s"],
+    }
+
+
+def _expired_lots(since: datetime | None, until: datetime) -> dict:
+    """Points of the lots expiring in ``[since, until]``, and how many were used otherwise."""
+    lots = PointsLot.objects.filter(expires_at__lte=until)
+    takes = LotConsumption.objects.filter(lot__expires_at__lte=until).exclude(
+        entry__kind=Kind.EXPIRE
+    )
+    if since is not None:
+        lots = lots.filter(expires_at__gte=since)
+        takes = takes.filter(lot__expires_at__gte=since)
+    return {
+        "points": lots.aggregate(s=Coalesce(Sum("points"), 0))["s"],
+        "used": takes.aggregate(s=Coalesce(Sum("points"), 0))["s"],
     }
 
 
@@ -215,8 +262,7 @@ def purchases(period: Period) -> dict:
     One statement: orders grouped by customer (the user, or a guest's email),
     then the customers grouped by whether they are members.
     """
-    orders = _orders(period)
-    sql, params = orders.values("pk").query.sql_with_params()
+    cancelled = list(loyalty_settings.CANCELLED_ORDER_STATUSES) or [""]
     order_table = Order._meta.db_table
     account_table = Account._meta.db_table
     with connection.cursor() as cursor:
@@ -228,13 +274,14 @@ def purchases(period: Period) -> dict:
                        COUNT(*) AS n, SUM(o.total_incl_tax) AS total
                 FROM {order_table} o
                 LEFT JOIN {account_table} a ON a.user_id = o.user_id
-                WHERE o.id IN ({sql})
+                WHERE o.date_placed >= %s AND o.date_placed < %s AND o.currency = %s
+                  AND o.status NOT IN ({", ".join(["%s"] * len(cancelled))})
                 GROUP BY 1, 2
             )
             SELECT member, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), SUM(n), SUM(total)
             FROM per_customer GROUP BY member
             """,
-            params,
+            [period.since, period.until, settings.OSCAR_DEFAULT_CURRENCY, *cancelled],
         )
         rows = {member: rest for member, *rest in cursor.fetchall()}
     figures = {}
@@ -262,7 +309,10 @@ def at_risk(days: int, now: datetime | None = None):
     )
     return (
         _customers()
-        .annotate(n_orders=Count("orders", filter=counted), first_order=Min("orders__date_placed"))
+        .annotate(
+            n_orders=Count("orders", filter=counted),
+            first_order=Min("orders__date_placed", filter=counted),
+        )
         .filter(n_orders=1, first_order__lt=now - timedelta(days=days))
         .annotate(balance=F("loyalty_account__balance"))
         .order_by("-first_order", "-pk")
@@ -318,3 +368,98 @@ def coupons(period: Period) -> list[dict]:
         .order_by("-orders", "campaign")
     )
     return list(rows)
+
+
+# The daily sums -------------------------------------------------------------------
+
+# A day is summed this long after it ended, so a transaction that began before
+# midnight has committed its entries.
+SETTLE = timedelta(hours=1)
+
+
+def store_daily_figures(now: datetime | None = None) -> int:
+    """Sum the days that are over and not stored yet; returns how many days were stored.
+
+    Ledger days are stored up to yesterday; a lot expiry day only once every lot
+    of that day has been expired (by the expiry job), and not past a day that
+    still has lots left. Safe to run twice at once: a day is stored once.
+    """
+    now = now or timezone.now()
+    last = timezone.localdate(now - SETTLE) - timedelta(days=1)
+    return _store_points(last) + _store_expiries(last)
+
+
+def _first_day(stored_until, earliest) -> date | None:
+    if stored_until is not None:
+        return stored_until + timedelta(days=1)
+    return None if earliest is None else timezone.localdate(earliest)
+
+
+def _store_points(last: date) -> int:
+    first = _first_day(
+        _stored_until(DailyPoints),
+        LedgerEntry.objects.aggregate(first=Min("created_at"))["first"],
+    )
+    if first is None or first > last:
+        return 0
+    period = Period(first, last)
+    by_day = {
+        row.pop("day"): row
+        for row in LedgerEntry.objects.filter(
+            created_at__gte=period.since, created_at__lt=period.until
+        )
+        .annotate(day=TruncDate("created_at"))
+        .values("day")
+        .annotate(**_flows())
+    }
+    rows = []
+    for day in period.days:
+        row = by_day.get(day, dict.fromkeys(_FLOWS, 0))
+        rows.append(
+            DailyPoints(
+                day=day,
+                **{name: value if name == "issued" else -value for name, value in row.items()},
+            )
+        )
+    DailyPoints.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
+
+
+def _store_expiries(last: date) -> int:
+    first = _first_day(
+        _stored_until(DailyExpiry),
+        PointsLot.objects.aggregate(first=Min("expires_at"))["first"],
+    )
+    if first is None:
+        return 0
+    left = PointsLot.objects.filter(
+        remaining__gt=0,
+        expires_at__gte=_midnight(first),
+        expires_at__lt=_midnight(last + timedelta(days=1)),
+    ).aggregate(first=Min("expires_at"))["first"]
+    if left is not None:  # a day with lots not expired yet: stop before it
+        last = min(last, timezone.localdate(left) - timedelta(days=1))
+    if first > last:
+        return 0
+    period = Period(first, last)
+    points = dict(
+        PointsLot.objects.filter(expires_at__gte=period.since, expires_at__lt=period.until)
+        .annotate(day=TruncDate("expires_at"))
+        .values_list("day")
+        .annotate(s=Sum("points"))
+    )
+    used = dict(
+        LotConsumption.objects.filter(
+            lot__expires_at__gte=period.since, lot__expires_at__lt=period.until
+        )
+        .exclude(entry__kind=Kind.EXPIRE)
+        .annotate(day=TruncDate("lot__expires_at"))
+        .values_list("day")
+        .annotate(s=Sum("points"))
+    )
+    rows = [
+        DailyExpiry(day=day, points=points.get(day, 0), used=used.get(day, 0))
+        for day in period.days
+    ]
+    DailyExpiry.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)

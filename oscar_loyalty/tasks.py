@@ -1,5 +1,5 @@
 """Celery tasks: thin wrappers; the work is in ``orders``, ``awards``, ``expiry``,
-``redemption`` and ``reconcile``. Never imports ``receivers`` (which queues these).
+``redemption``, ``reconcile`` and ``kpis``. Never imports ``receivers`` (which queues these).
 
 Each is safe to run twice at once or to be redelivered.
 """
@@ -11,7 +11,7 @@ from django.db import transaction
 from kombu.pools import producers
 from oscar.core.loading import get_model
 
-from . import awards, expiry, orders, reconcile, redemption
+from . import awards, expiry, kpis, orders, reconcile, redemption
 from .conf import loyalty_settings
 
 logger = logging.getLogger(__name__)
@@ -90,3 +90,8 @@ def restore_unused_redemptions():
 @shared_task(name="oscar_loyalty.reconcile_orders", ignore_result=True)
 def reconcile_orders():
     return reconcile.record_missing_awards()
+
+
+@shared_task(name="oscar_loyalty.store_daily_figures", ignore_result=True)
+def store_daily_figures():
+    return kpis.store_daily_figures()

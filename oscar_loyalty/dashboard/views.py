@@ -225,7 +225,7 @@ class KpiView(generic.TemplateView):
 
     def figures(self, period):
         series = kpis.points_by_day(period)
-        points = kpis.points(period)
+        points = kpis.points(period, series)
         return {
             "period": period,
             "members": kpis.members(period),

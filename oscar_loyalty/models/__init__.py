@@ -6,6 +6,7 @@ themselves change only through ``oscar_loyalty.ledger`` (rule 1 of the design).
 
 from .awards import BonusCampaign, PendingAward
 from .coupons import BrandExclusion
+from .figures import DailyExpiry, DailyPoints
 from .ledger import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
 from .redemption import OwnerCondition, PointsBenefit, Redemption, Reward
 from .referrals import MarketingConsent, Referral, ReferralCode
@@ -14,6 +15,8 @@ __all__ = [
     "Account",
     "BonusCampaign",
     "BrandExclusion",
+    "DailyExpiry",
+    "DailyPoints",
     "LedgerEntry",
     "LotConsumption",
     "MarketingConsent",

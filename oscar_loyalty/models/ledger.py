@@ -113,7 +113,11 @@ class LedgerEntry(models.Model):
         # Newest first. Entries are inserted as they happen, so the id is the
         # order of events, and history pages are keyset-paginated on it.
         ordering = ["-id"]
-        indexes = [models.Index(fields=["account", "-id"], name="loyalty_entry_history_idx")]
+        indexes = [
+            models.Index(fields=["account", "-id"], name="loyalty_entry_history_idx"),
+            # The KPI page reads today's entries, the daily sums job a day's.
+            models.Index(fields=["created_at"], name="loyalty_entry_created_idx"),
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=~models.Q(points=0), name="loyalty_entry_points_not_0"
@@ -192,6 +196,8 @@ class PointsLot(models.Model):
                 condition=models.Q(remaining__gt=0),
                 name="loyalty_lot_expiring_idx",
             ),
+            # Lots by expiry day, spent or not: breakage on the KPI page.
+            models.Index(fields=["expires_at", "id"], name="loyalty_lot_expires_idx"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -60,14 +60,22 @@ def moments(rng):
     """Times around the period's edges (local midnights) and inside it."""
     start = datetime.combine(PERIOD.start, time(), ZONE)
     end = datetime.combine(PERIOD.end + timedelta(days=1), time(), ZONE)
-    edges = [start, end]
+    edges = [start, end, datetime.combine(TODAY, time(), ZONE)]  # and where stored days end
     picks = [e + timedelta(seconds=s) for e in edges for s in (-1, 0, 1)]
     picks += [start + timedelta(hours=rng.randrange(0, 24 * 30)) for _ in range(6)]
     return [m for m in picks if m <= NOW]
 
 
-@pytest.fixture
-def shop(staff):
+@pytest.fixture(params=["from the ledger", "from the daily sums"])
+def shop(request, staff):
+    """The shop; the second time with the daily sums stored, today still read live."""
+    customers = build_shop(staff)
+    if request.param == "from the daily sums":
+        assert kpis.store_daily_figures() > 0
+    return customers
+
+
+def build_shop(staff):
     rng = random.Random(18)
     customers = []
     for i in range(8):
@@ -87,9 +95,10 @@ def shop(staff):
     old = NOW - timedelta(days=400)
     for n, user in enumerate(members[:3]):
         account = user.loyalty_account
-        at(old, ledger.earn, account, 100 + n, key=f"old:{n}", reason="old", earned_at=old)
+        earned = old + timedelta(days=n)
+        at(earned, ledger.earn, account, 100 + n, key=f"old:{n}", reason="old", earned_at=earned)
         at(old + timedelta(days=10), ledger.spend, account, 30, key=f"olds:{n}", reason="r")
-    for lot in PointsLot.objects.filter(expires_at__lte=NOW)[:2]:
+    for lot in PointsLot.objects.filter(expires_at__lte=NOW).order_by("id")[:2]:
         at(lot.expires_at + timedelta(hours=1), ledger.expire, lot)
 
     # Entries around the period's edges, of every kind.
@@ -114,7 +123,7 @@ def shop(staff):
     numbers = iter(range(1000, 9999))
     orders = []
     for moment in moments(rng) + moments(rng):
-        who = rng.choice(customers + [None, None])
+        who = rng.choice(members + [None, None])  # customers 5-7 order below
         order = Order.objects.create(
             number=str(next(numbers)),
             user=who,
@@ -274,7 +283,7 @@ def test_points_recomputed(shop):
     series = kpis.points_by_day(PERIOD)
     assert [row["day"] for row in series] == PERIOD.days
     for row in series:
-        for name in ("issued", "redeemed", "expired"):
+        for name in ("issued", "redeemed", "expired", "taken_back"):
             assert row[name] == by_day[row["day"]][name], (row["day"], name)
     assert sum(row["issued"] for row in series) == sums["issued"] > 0
 
@@ -404,3 +413,54 @@ def test_an_empty_shop_has_no_rates():
     assert kpis.purchases(PERIOD)["members"]["average_ticket"] is None
     assert kpis.referrals(PERIOD)["conversion_rate"] is None
     assert kpis.coupons(PERIOD) == []
+
+
+# The daily sums ---------------------------------------------------------------------
+
+
+def test_the_daily_sums_stop_before_today_and_before_lots_not_yet_expired(shop):
+    from oscar_loyalty.models import DailyExpiry, DailyPoints
+
+    kpis.store_daily_figures()
+    days = list(DailyPoints.objects.order_by("day").values_list("day", flat=True))
+    assert days[-1] == TODAY - timedelta(days=1)
+    assert days == [days[0] + timedelta(days=n) for n in range(len(days))]  # no gaps
+    left = PointsLot.objects.filter(expires_at__lte=NOW, remaining__gt=0).earliest("expires_at")
+    stored = list(DailyExpiry.objects.order_by("day").values_list("day", "points", "used"))
+    assert stored[-1][0] == local_day(left.expires_at) - timedelta(days=1)
+    assert [row for row in stored if row[1]] == [
+        (stored[-2][0], 100, 30),
+        (stored[-1][0], 101, 30),
+    ]
+    assert kpis.store_daily_figures() == 0  # twice: nothing more
+    for lot in PointsLot.objects.filter(expires_at__lte=NOW, remaining__gt=0):
+        at(lot.expires_at + timedelta(hours=1), ledger.expire, lot)
+    assert kpis.store_daily_figures() > 0
+    day = local_day(left.expires_at)
+    lots = [
+        lot
+        for lot in PointsLot.objects.all()
+        if lot.expires_at and local_day(lot.expires_at) == day
+    ]
+    assert DailyExpiry.objects.get(day=day).points == sum(lot.points for lot in lots) > 0
+
+
+def test_the_daily_sums_of_a_day_wait_until_it_settled(shop):
+    from oscar_loyalty.models import DailyPoints
+
+    DailyPoints.objects.all().delete()
+    just_after_midnight = datetime.combine(TODAY, time(0, 30), ZONE)
+    kpis.store_daily_figures(just_after_midnight)
+    assert DailyPoints.objects.latest("day").day == TODAY - timedelta(days=2)
+
+
+def test_the_hourly_job_stores_the_daily_sums(shop):
+    from oscar_loyalty import tasks
+    from oscar_loyalty.models import DailyPoints
+    from oscar_loyalty.schedule import BEAT_SCHEDULE
+
+    job = BEAT_SCHEDULE["oscar-loyalty-store-daily-figures"]
+    assert job["task"] == tasks.store_daily_figures.name
+    DailyPoints.objects.all().delete()
+    tasks.store_daily_figures.delay()
+    assert DailyPoints.objects.latest("day").day == TODAY - timedelta(days=1)
