@@ -112,8 +112,8 @@ def _customers():
 def members(period: Period) -> dict:
     """Customers and members at the period's end, and members who joined in it.
 
-    Members are counted from the accounts, less the few of staff or inactive
-    users, so no statement joins every customer to their account.
+    Members are counted from the accounts, less the few of staff, inactive or
+    deleted customers, so no statement joins every customer to their account.
     """
     customers = _customers().filter(date_joined__lt=period.until).count()
     joined = {
@@ -123,9 +123,9 @@ def members(period: Period) -> dict:
         ),
     }
     accounts = Account.objects.aggregate(**joined)
-    others = Account.objects.filter(Q(user__is_active=False) | Q(user__is_staff=True)).aggregate(
-        **joined
-    )
+    others = Account.objects.filter(
+        Q(user=None) | Q(user__is_active=False) | Q(user__is_staff=True)
+    ).aggregate(**joined)
     figures = {
         "customers": customers,
         "members": accounts["members"] - others["members"],
@@ -265,19 +265,12 @@ def _expired_lots(since: datetime | None, until: datetime) -> dict:
 # Orders ---------------------------------------------------------------------------
 
 
-def _orders(period: Period):
-    return Order.objects.filter(
-        date_placed__gte=period.since,
-        date_placed__lt=period.until,
-        currency=settings.OSCAR_DEFAULT_CURRENCY,
-    ).exclude(status__in=loyalty_settings.CANCELLED_ORDER_STATUSES)
-
-
 def purchases(period: Period) -> dict:
     """Repeat-purchase rate and average ticket, members against non-members.
 
     One statement: orders grouped by customer (the user, or a guest's email),
-    then the customers grouped by whether they are members.
+    then the customers grouped by whether they are members (looked up for the
+    customers of the period only).
     """
     cancelled = list(loyalty_settings.CANCELLED_ORDER_STATUSES) or [""]
     order_table = Order._meta.db_table
@@ -286,17 +279,15 @@ def purchases(period: Period) -> dict:
         cursor.execute(
             f"""
             WITH per_customer AS (
-                SELECT COALESCE(CAST(o.user_id AS TEXT), LOWER(o.guest_email)) AS who,
-                       a.id IS NOT NULL AS member,
-                       COUNT(*) AS n, SUM(o.total_incl_tax) AS total
+                SELECT o.user_id, COUNT(*) AS n, SUM(o.total_incl_tax) AS total
                 FROM {order_table} o
-                LEFT JOIN {account_table} a ON a.user_id = o.user_id
                 WHERE o.date_placed >= %s AND o.date_placed < %s AND o.currency = %s
                   AND o.status NOT IN ({", ".join(["%s"] * len(cancelled))})
-                GROUP BY 1, 2
+                GROUP BY o.user_id, CASE WHEN o.user_id IS NULL THEN LOWER(o.guest_email) END
             )
-            SELECT member, COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), SUM(n), SUM(total)
-            FROM per_customer GROUP BY member
+            SELECT EXISTS (SELECT 1 FROM {account_table} a WHERE a.user_id = c.user_id),
+                   COUNT(*), SUM(CASE WHEN n >= 2 THEN 1 ELSE 0 END), SUM(n), SUM(total)
+            FROM per_customer c GROUP BY 1
             """,
             [period.since, period.until, settings.OSCAR_DEFAULT_CURRENCY, *cancelled],
         )
@@ -368,8 +359,11 @@ def coupons(period: Period) -> list[dict]:
     rows = (
         OrderDiscount.objects.filter(
             voucher_id__isnull=False,
-            order__in=_orders(period),
+            order__date_placed__gte=period.since,
+            order__date_placed__lt=period.until,
+            order__currency=settings.OSCAR_DEFAULT_CURRENCY,
         )
+        .exclude(order__status__in=loyalty_settings.CANCELLED_ORDER_STATUSES)
         .exclude(Exists(personal))
         .annotate(
             campaign=Coalesce(
