@@ -208,6 +208,13 @@ def build_shop(staff):
         voucher=vouchers[3],
         expires_at=NOW,
     )
+    personal = vouchers.pop()  # used once, in one order, as a personal voucher is
+    counted = next(
+        o for o in orders if inside(o.date_placed) and (o.currency, o.status) == ("USD", "Pending")
+    )
+    OrderDiscount.objects.create(
+        order=counted, voucher_id=personal.pk, voucher_code=personal.code, amount=D(10)
+    )
     for order in orders:
         for voucher in rng.sample(vouchers, rng.randrange(0, 3)):
             OrderDiscount.objects.create(
