@@ -123,9 +123,8 @@ def members(period: Period) -> dict:
         ),
     }
     accounts = Account.objects.aggregate(**joined)
-    others = Account.objects.filter(
-        Q(user=None) | Q(user__is_active=False) | Q(user__is_staff=True)
-    ).aggregate(**joined)
+    not_customers = get_user_model().objects.filter(Q(is_active=False) | Q(is_staff=True))
+    others = Account.objects.filter(Q(user=None) | Q(user__in=not_customers)).aggregate(**joined)
     figures = {
         "customers": customers,
         "members": accounts["members"] - others["members"],
