@@ -107,34 +107,6 @@ def test_deploy_check_eager_tasks_are_reported():
     assert ids(checks.check_celery_workers()) == ["oscar_loyalty.W308"]  # the test settings
 
 
-@pytest.fixture
-def broker(monkeypatch):
-    from celery import current_app
-
-    monkeypatch.setitem(current_app.conf, "task_always_eager", False)
-    monkeypatch.setitem(current_app.conf, "broker_write_url", None)
-    # The app's producers were made for the test settings' in-memory broker.
-    monkeypatch.setattr(current_app, "_pool", None)
-    monkeypatch.setattr(current_app.amqp, "_producer_pool", None)
-
-    def use(url):
-        monkeypatch.setitem(current_app.conf, "broker_url", url)
-
-    return use
-
-
-def test_deploy_check_an_unreachable_broker_is_an_error(broker):
-    broker("redis://:secret@127.0.0.1:1/0")
-    (error,) = checks.check_celery_workers()
-    assert error.id == "oscar_loyalty.E309"
-    assert "secret" not in error.hint
-
-
-def test_deploy_check_a_broker_with_no_worker_is_reported(broker):
-    broker(settings.REDIS_URL)  # no worker listens there during the unit tests
-    assert ids(checks.check_celery_workers()) == ["oscar_loyalty.W310"]
-
-
 def test_mysql_and_old_mariadb_are_refused(monkeypatch):
     def db(vendor, mariadb, version):
         return SimpleNamespace(vendor=vendor, mysql_is_mariadb=mariadb, mysql_version=version)
