@@ -25,6 +25,8 @@ class LoyaltyConfig(OscarConfig):
         self.use_points_view = get_class("oscar_loyalty.views", "UsePointsView")
         self.referral_link_view = get_class("oscar_loyalty.views", "ReferralLinkView")
         self.coupon_add_view = get_class("oscar_loyalty.coupons.views", "CouponAddView")
+        self.consent_view = get_class("oscar_loyalty.views", "ConsentView")
+        self.unsubscribe_view = get_class("oscar_loyalty.views", "UnsubscribeView")
 
     def get_urls(self):
         urls = [
@@ -33,6 +35,12 @@ class LoyaltyConfig(OscarConfig):
                 "accounts/rewards/<int:pk>/claim/",
                 self.claim_reward_view.as_view(),
                 name="claim-reward",
+            ),
+            path("accounts/rewards/consent/", self.consent_view.as_view(), name="consent"),
+            path(
+                "rewards/unsubscribe/<str:token>/",
+                self.unsubscribe_view.as_view(),
+                name="unsubscribe",
             ),
             path("basket/points/", self.use_points_view.as_view(), name="use-points"),
             path("r/<str:code>/", self.referral_link_view.as_view(), name="referral-link"),

@@ -15,7 +15,7 @@ from django.template.backends.django import DjangoTemplates
 from django.template.loader_tags import ExtendsNode
 from django.urls import NoReverseMatch, reverse
 
-from .conf import EXPIRY_POLICIES, PREFIX, RULES, get_rule, loyalty_settings
+from .conf import DEFAULTS, EXPIRY_POLICIES, PREFIX, RULES, get_rule, loyalty_settings
 from .schedule import BEAT_SCHEDULE
 
 API_THROTTLE_SCOPES = ("customer", "staff", "token")
@@ -123,6 +123,40 @@ def check_settings(app_configs=None, **kwargs):
                 "QUEUE_TIMEOUT",
                 f"must be a number of seconds above 0, at most 30, got {timeout!r}.",
                 22,
+            )
+        )
+    emails = s.EMAILS
+    if not isinstance(emails, dict) or not all(
+        name in DEFAULTS["EMAILS"]
+        and isinstance(switch, dict)
+        and set(switch) <= {"send", "marketing"}
+        and all(isinstance(v, bool) for v in switch.values())
+        for name, switch in emails.items()
+    ):
+        errors.append(
+            _error(
+                "EMAILS",
+                f"must map some of {sorted(DEFAULTS['EMAILS'])} to "
+                f'{{"send": bool, "marketing": bool}}, got {emails!r}.',
+                19,
+            )
+        )
+    for n, name in enumerate(
+        ("EXPIRY_REMINDER_DAYS", "EXPIRY_LAST_CHANCE_DAYS", "EMAILS_PER_MINUTE"), start=20
+    ):
+        value = getattr(s, name)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            errors.append(_error(name, f"must be a whole number of at least 1, got {value!r}.", n))
+    if (
+        isinstance(s.EXPIRY_REMINDER_DAYS, int)
+        and isinstance(s.EXPIRY_LAST_CHANCE_DAYS, int)
+        and s.EXPIRY_LAST_CHANCE_DAYS >= s.EXPIRY_REMINDER_DAYS
+    ):
+        errors.append(
+            _error(
+                "EXPIRY_LAST_CHANCE_DAYS",
+                f"must be fewer than EXPIRY_REMINDER_DAYS ({s.EXPIRY_REMINDER_DAYS}).",
+                23,
             )
         )
     name = s.POINTS_NAME

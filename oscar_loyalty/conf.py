@@ -97,6 +97,24 @@ DEFAULTS = {
     "API_THROTTLE_RATES": {"customer": "120/minute", "staff": "600/minute", "token": "10/minute"},
     # Minutes a card code shown by the customer's app at the till stays valid.
     "CARD_CODE_MINUTES": 10,
+    # Emails to customers. Each can be switched off ("send": False), and each
+    # is either marketing (sent only to customers who consented, with a
+    # one-click unsubscribe) or about points the customer has (sent to all).
+    # Give only what changes: {"statement": {"send": False}}.
+    "EMAILS": {
+        "statement": {"send": True, "marketing": True},
+        "points_available": {"send": True, "marketing": False},
+        "points_expiring": {"send": True, "marketing": False},
+        "points_last_chance": {"send": True, "marketing": False},
+        "referral_rewarded": {"send": True, "marketing": False},
+    },
+    # Expiry reminders go this many days before points expire, and once more
+    # (the last chance) this many days before. Only points that really expire.
+    "EXPIRY_REMINDER_DAYS": 30,
+    "EXPIRY_LAST_CHANCE_DAYS": 3,
+    # The monthly statements are queued in batches spread out so that at most
+    # this many are sent a minute (what the shop's mail provider allows).
+    "EMAILS_PER_MINUTE": 600,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

@@ -4,6 +4,10 @@ from django.utils.translation import gettext_lazy as _
 from . import referrals
 
 
+class ConsentForm(forms.Form):
+    marketing = forms.BooleanField(label=_("Send me offers and news by email"), required=False)
+
+
 class SignupForm(forms.Form):
     """Extra sign-up fields for django-allauth (``ACCOUNT_SIGNUP_FORM_CLASS``).
 

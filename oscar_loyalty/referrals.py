@@ -26,13 +26,12 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from . import keys, ledger, signals
+from . import keys, ledger, notifications, signals
 from .awards import take_back
 from .conf import get_rule, loyalty_settings
-from .consent import set_marketing_consent
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
-from .models import Account, PendingAward, Referral, ReferralCode
+from .models import Account, MarketingConsent, PendingAward, Referral, ReferralCode
 
 logger = logging.getLogger(__name__)
 Order = get_model("order", "Order")
@@ -196,7 +195,12 @@ def get_referral_rules() -> ReferralRules:
 def signed_up(request, user, marketing=None) -> Referral | None:
     """A new customer: welcome bonus, consent, and the referral their cookie names."""
     if marketing is not None:
-        set_marketing_consent(user, bool(marketing))
+        notifications.set_consent(
+            user,
+            marketing,
+            MarketingConsent.Source.SIGNUP,
+            language=getattr(request, "LANGUAGE_CODE", ""),
+        )
     bonus = loyalty_settings.WELCOME_BONUS_POINTS
     if bonus:
         ledger.earn(

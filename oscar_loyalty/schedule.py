@@ -28,4 +28,14 @@ BEAT_SCHEDULE = {
         "task": "oscar_loyalty.store_daily_figures",
         "schedule": crontab(minute=47),
     },
+    # After the expiry job, so points that just expired get no reminder.
+    "oscar-loyalty-send-expiry-reminders": {
+        "task": "oscar_loyalty.send_expiry_reminders",
+        "schedule": crontab(hour=9, minute=23),
+    },
+    # Last month's statements, on the 1st.
+    "oscar-loyalty-send-statements": {
+        "task": "oscar_loyalty.send_statements",
+        "schedule": crontab(day_of_month=1, hour=8, minute=43),
+    },
 }

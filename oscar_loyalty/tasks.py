@@ -1,17 +1,19 @@
 """Celery tasks: thin wrappers; the work is in ``orders``, ``awards``, ``expiry``,
-``redemption``, ``reconcile`` and ``kpis``. Never imports ``receivers`` (which queues these).
+``redemption``, ``reconcile``, ``kpis`` and ``notifications``. Never imports ``receivers``
+(which queues these).
 
 Each is safe to run twice at once or to be redelivered.
 """
 
 import logging
+from datetime import date
 
 from celery import shared_task
 from django.db import transaction
 from kombu.pools import producers
 from oscar.core.loading import get_model
 
-from . import awards, expiry, kpis, orders, reconcile, redemption
+from . import awards, expiry, kpis, notifications, orders, reconcile, redemption
 from .conf import loyalty_settings
 
 logger = logging.getLogger(__name__)
@@ -95,3 +97,55 @@ def reconcile_orders():
 @shared_task(name="oscar_loyalty.store_daily_figures", ignore_result=True)
 def store_daily_figures():
     return kpis.store_daily_figures()
+
+
+@shared_task(name="oscar_loyalty.send_statements", ignore_result=True)
+def send_statements(month=None):
+    """Queue last month's statements (or ``month``, "YYYY-MM"), a batch a task.
+
+    Batches are spread out in time so that no more than
+    ``OSCAR_LOYALTY_EMAILS_PER_MINUTE`` go a minute. Running it again queues
+    only the customers who have not had theirs.
+    """
+    month = date.fromisoformat(f"{month}-01") if month else notifications.statement_month()
+    seconds_per_email = 60 / loyalty_settings.EMAILS_PER_MINUTE
+    queued = 0
+    for user_ids in notifications.statement_batches(month):
+        send_statement_batch.apply_async(
+            (month.isoformat(), user_ids), countdown=round(queued * seconds_per_email)
+        )
+        queued += len(user_ids)
+    return queued
+
+
+@shared_task(
+    name="oscar_loyalty.send_statement_batch",
+    bind=True,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=5,
+    default_retry_delay=300,
+)
+def send_statement_batch(self, month, user_ids):
+    """Send one batch of statements. Acknowledged only once done, so a batch whose
+    worker died is delivered again, and sends only what was not claimed yet."""
+    try:
+        return notifications.send_statements(date.fromisoformat(month), user_ids)
+    except OSError as exc:  # the mail server is unreachable: try again later
+        raise self.retry(exc=exc) from exc
+
+
+@shared_task(name="oscar_loyalty.send_expiry_reminders", ignore_result=True)
+def send_expiry_reminders():
+    return notifications.send_expiry_reminders()
+
+
+@shared_task(name="oscar_loyalty.send_points_available", ignore_result=True, acks_late=True)
+def send_points_available(entry_ids):
+    return notifications.send_points_available(entry_ids)
+
+
+@shared_task(name="oscar_loyalty.send_referral_rewarded", ignore_result=True, acks_late=True)
+def send_referral_rewarded(referral_id):
+    return notifications.send_referral_rewarded(referral_id)

@@ -6,17 +6,20 @@ from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import FormView, TemplateView
 from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
-from . import awards, expiry, redemption, referrals
+from . import awards, expiry, notifications, redemption, referrals
 from .conf import loyalty_settings
-from .models import Account, LedgerEntry, Redemption, Referral, Reward
+from .forms import ConsentForm
+from .models import Account, LedgerEntry, MarketingConsent, Redemption, Referral, Reward
 
 PageTitleMixin = get_class("customer.mixins", "PageTitleMixin")
 
@@ -36,6 +39,11 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context["balance"] = balance = account.balance if account else 0
         context["balance_value"] = currency(balance * loyalty_settings.POINT_VALUE)
         context["how_to_earn"] = how_to_earn()
+        context["consent_form"] = ConsentForm(
+            initial={"marketing": notifications.has_consent(self.request.user)}
+        )
+        statement = notifications.email_setting("statement")
+        context["statement_is_marketing"] = statement["send"] and statement["marketing"]
         context.update(self.referral_context())
         if account is None:
             return context
@@ -126,6 +134,55 @@ class ClaimRewardView(LoginRequiredMixin, FormView):
                 % {"reward": claim.reward.name, "code": claim.voucher.code},
             )
         return redirect("oscar_loyalty:rewards")
+
+
+class ConsentView(LoginRequiredMixin, FormView):
+    """The Rewards page's "send me offers" switch."""
+
+    form_class = ConsentForm
+    http_method_names = ["post"]
+
+    def form_valid(self, form):
+        marketing = form.cleaned_data["marketing"]
+        notifications.set_consent(
+            self.request.user,
+            marketing,
+            MarketingConsent.Source.ACCOUNT,
+            language=getattr(self.request, "LANGUAGE_CODE", ""),
+        )
+        if marketing:
+            messages.success(self.request, _("We will send you offers and news by email."))
+        else:
+            messages.success(self.request, _("We will not send you offers and news by email."))
+        return redirect("oscar_loyalty:rewards")
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+class UnsubscribeView(TemplateView):
+    """One-click unsubscribe from marketing emails (RFC 8058), no sign-in needed.
+
+    The signed token in the link is the proof. Opening the link shows a button
+    (a mail scanner following links changes nothing); a POST, from that button
+    or from the mail client's own unsubscribe button, turns off the marketing
+    consent and nothing else. CSRF protection is off: mail clients post without
+    cookies, and the token already proves who asked.
+    """
+
+    template_name = "oscar_loyalty/unsubscribe.html"
+
+    def get(self, request, token):
+        return self.respond(token, done=False)
+
+    def post(self, request, token):
+        return self.respond(token, done=True)
+
+    def respond(self, token, done):
+        user = notifications.user_for_token(token)
+        if user is None:
+            return self.render_to_response({"invalid": True}, status=400)
+        if done:
+            notifications.set_consent(user, False, MarketingConsent.Source.UNSUBSCRIBE)
+        return self.render_to_response({"done": done, "token": token})
 
 
 class ReferralLinkView(View):

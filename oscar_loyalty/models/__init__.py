@@ -8,8 +8,9 @@ from .awards import BonusCampaign, PendingAward
 from .coupons import BrandExclusion
 from .figures import DailyExpiry, DailyPoints
 from .ledger import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
+from .notifications import MarketingConsent, SentMessage
 from .redemption import OwnerCondition, PointsBenefit, Redemption, Reward
-from .referrals import MarketingConsent, Referral, ReferralCode
+from .referrals import Referral, ReferralCode
 
 __all__ = [
     "Account",
@@ -28,5 +29,6 @@ __all__ = [
     "Referral",
     "ReferralCode",
     "Reward",
+    "SentMessage",
     "Shortfall",
 ]

@@ -1,4 +1,4 @@
-"""Refer-a-friend: each customer's code, who referred whom, and marketing consent.
+"""Refer-a-friend: each customer's code and who referred whom.
 
 ``referrals`` writes these rows; staff can void a referral in the admin.
 """
@@ -70,23 +70,3 @@ class Referral(models.Model):
 
     def __str__(self):
         return f"{self.referrer} -> {self.referred} ({self.status})"
-
-
-class MarketingConsent(models.Model):
-    """Whether the customer agreed to marketing emails, and when they said so."""
-
-    user = models.OneToOneField(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.CASCADE,
-        related_name="loyalty_consent",
-        verbose_name=_("Customer"),
-    )
-    marketing = models.BooleanField(_("Marketing emails"), default=False)
-    changed_at = models.DateTimeField(_("Changed"), default=timezone.now)
-
-    class Meta:
-        verbose_name = _("Marketing consent")
-        verbose_name_plural = _("Marketing consents")
-
-    def __str__(self):
-        return f"{self.user}: {self.marketing}"

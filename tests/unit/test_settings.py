@@ -66,6 +66,12 @@ def test_unknown_setting_is_an_attribute_error():
         ("CARD_CODE_MINUTES", "10"),
         ("API_THROTTLE_RATES", {"customer": "lots", "staff": "1/day", "token": "1/day"}),
         ("API_THROTTLE_RATES", {"customer": "1/day"}),
+        ("EMAILS", {"statment": {"send": False}}),
+        ("EMAILS", {"statement": {"send": "no"}}),
+        ("EMAILS", {"statement": False}),
+        ("EXPIRY_REMINDER_DAYS", "30"),
+        ("EXPIRY_LAST_CHANCE_DAYS", 30),
+        ("EMAILS_PER_MINUTE", 0),
     ],
 )
 def test_bad_settings_are_refused_at_start_up(name, value):
