@@ -74,7 +74,8 @@ def create_data(n):
             """
             INSERT INTO oscar_loyalty_ledgerentry (account_id, kind, points, balance_after,
                                                    reason, idempotency_key, created_at)
-            SELECT id, 'earn', 40, 40, 'r', 'earn:' || id, timestamptz '2026-11-03' FROM oscar_loyalty_account
+            SELECT id, 'earn', 40, 40, 'r', 'earn:' || id, timestamptz '2026-11-03'
+            FROM oscar_loyalty_account
             UNION ALL
             SELECT id, 'spend', -15, 25, 'r', 'spend:' || id, timestamptz '2026-11-20'
             FROM oscar_loyalty_account
@@ -123,7 +124,7 @@ def main():
     print(f"  data created in {t.seconds:.1f} s")
 
     marks = {round(n * f) for f in (0.1, 0.5, 1.0)}
-    memory, tenths, per_batch = {}, [], []
+    memory, per_batch = {}, []
     done = 0
     rss_start = maxrss_mb()
     with (

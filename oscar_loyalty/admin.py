@@ -4,7 +4,16 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from . import referrals
-from .models import Account, BonusCampaign, LedgerEntry, PendingAward, PointsLot, Referral
+from .models import (
+    Account,
+    BonusCampaign,
+    LedgerEntry,
+    MarketingConsent,
+    PendingAward,
+    PointsLot,
+    Referral,
+    SentMessage,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -85,3 +94,20 @@ class ReferralAdmin(ReadOnlyAdmin):
     def has_change_permission(self, request, obj=None):
         # Needed for the action; the fields stay read-only.
         return request.user.is_staff and obj is None
+
+
+@admin.register(MarketingConsent)
+class MarketingConsentAdmin(ReadOnlyAdmin):
+    """Read-only: only the customer changes their consent (evidence of when and where)."""
+
+    list_display = ["user", "marketing", "changed_at", "source", "language"]
+    list_filter = ["marketing", "source"]
+    search_fields = ["user__email"]
+
+
+@admin.register(SentMessage)
+class SentMessageAdmin(ReadOnlyAdmin):
+    list_display = ["user", "message", "key", "claimed_at", "sent_at"]
+    list_filter = ["message"]
+    search_fields = ["user__email", "key"]
+    raw_id_fields = ["user"]

@@ -202,3 +202,12 @@ def test_a_statement_through_smtp_carries_the_one_click_headers(
         content_type="application/x-www-form-urlencoded",
     )
     assert consent_of(subscribed).marketing is False
+
+
+def test_staff_see_consents_and_sent_emails_read_only(django_app, django_user_model, subscribed):
+    admin = django_user_model.objects.create_superuser("root", "root@example.com", "x")
+    listing = django_app.get("/admin/oscar_loyalty/marketingconsent/", user=admin)
+    assert "ana" in listing.text and "Sign-up form" in listing.text
+    django_app.get("/admin/oscar_loyalty/marketingconsent/add/", user=admin, status=403)
+    django_app.get("/admin/oscar_loyalty/sentmessage/", user=admin)
+    django_app.get("/admin/oscar_loyalty/sentmessage/add/", user=admin, status=403)
