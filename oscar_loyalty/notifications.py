@@ -292,7 +292,8 @@ def send_statements(month: date, user_ids, now: datetime | None = None) -> int:
     key = _statement_key(month)
     sent = 0
     with get_connection() as connection:
-        for account in Account.objects.filter(user_id__in=user_ids).select_related("user"):
+        accounts = Account.objects.filter(user_id__in=user_ids).select_related("user")
+        for account in accounts.order_by("user_id"):
             context = statement_context(account, month, now)
             sent += send(account.user, "statement", key, context, connection)
     return sent

@@ -211,3 +211,53 @@ def test_staff_see_consents_and_sent_emails_read_only(django_app, django_user_mo
     django_app.get("/admin/oscar_loyalty/marketingconsent/add/", user=admin, status=403)
     django_app.get("/admin/oscar_loyalty/sentmessage/", user=admin)
     django_app.get("/admin/oscar_loyalty/sentmessage/add/", user=admin, status=403)
+
+
+def test_a_batch_whose_worker_was_killed_resumes_without_sending_twice(
+    django_user_model, smtp_server, monkeypatch
+):
+    """The worker dies while handing the third statement to the mail server;
+    the batch is delivered again (``acks_late``) and sends the rest."""
+    users = []
+    for n in range(6):
+        user = django_user_model.objects.create_user(username=f"c{n}", email=f"c{n}@example.com")
+        notifications.set_consent(user, True, Source.SIGNUP)
+        with time_machine.travel(datetime(2026, 11, 3, tzinfo=UTC), tick=False):
+            ledger.earn(ledger.get_account(user), 10, key=f"k{n}", reason="r")
+        users.append(user.pk)
+    real = notifications.get_connection
+
+    class DiesOnTheThird:
+        def __init__(self):
+            self.connection, self.sent = real(), 0
+
+        def __enter__(self):
+            self.connection.open()
+            return self
+
+        def __exit__(self, *exc):
+            self.connection.close()
+
+        def send_messages(self, emails):
+            if self.sent == 2:
+                raise SystemExit("worker killed")
+            self.sent += len(emails)
+            return self.connection.send_messages(emails)
+
+    monkeypatch.setattr(notifications, "get_connection", DiesOnTheThird)
+    with (
+        time_machine.travel(datetime(2026, 12, 1, 8, 43, tzinfo=UTC), tick=False),
+        pytest.raises(SystemExit),
+    ):
+        tasks.send_statement_batch("2026-11-01", users)
+    assert len(smtp_server.messages) == 2
+    monkeypatch.setattr(notifications, "get_connection", real)
+    with time_machine.travel(datetime(2026, 12, 1, 8, 50, tzinfo=UTC), tick=False):
+        tasks.send_statement_batch("2026-11-01", users)  # redelivered
+        tasks.send_statements()  # and the next run finds nobody left
+    received = sorted(to for recipients, _raw in smtp_server.messages for to in recipients)
+    # Each customer at most once: the one in flight when the worker died is not
+    # sent again (its claim was committed), everyone else got theirs.
+    assert received == ["c0@example.com", "c1@example.com"] + [
+        f"c{n}@example.com" for n in range(3, 6)
+    ]
