@@ -1,4 +1,4 @@
-"""Every idempotency key of the ledger, built and parsed here only.
+"""Every idempotency key, built and parsed here only: the ledger's and the emails'.
 
 A ledger entry's key names its cause (rule 2 of the design: the same cause
 twice posts once). The formats are part of the stored data, so they never
@@ -28,6 +28,7 @@ retried request posts once.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import NamedTuple
 
 ORDER_EARN = "earn:order:"
@@ -144,3 +145,33 @@ def parse(key: str) -> Key | None:
         if key.startswith(prefix) and len(key) > len(prefix):
             return Key(verb, cause, key[len(prefix) :])
     return None
+
+
+# Emails: one ``SentMessage`` per customer and key (``notifications.send``).
+# Stored too, so these formats never change either.
+#
+# ``statement:<YYYY-MM>``          the month's statement
+# ``expiring:<YYYY-MM-DD>``        the reminder for points expiring that day
+# ``last-chance:<YYYY-MM-DD>``     the last chance for them
+# ``available:<entry id>``         points now available (the first of the entries told of)
+# ``referral:<id>``                a referrer told that their friend ordered
+
+
+def statement_email(month: date) -> str:
+    return f"statement:{month:%Y-%m}"
+
+
+def expiring_email(day: date) -> str:
+    return f"expiring:{day:%Y-%m-%d}"
+
+
+def last_chance_email(day: date) -> str:
+    return f"last-chance:{day:%Y-%m-%d}"
+
+
+def available_email(entry_id: int) -> str:
+    return f"available:{entry_id}"
+
+
+def referral_email(referral_id: int) -> str:
+    return f"referral:{referral_id}"

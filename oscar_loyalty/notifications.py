@@ -29,7 +29,7 @@ from django.utils import timezone, translation
 from oscar.core.loading import get_class
 from oscar.templatetags.currency_filters import currency
 
-from . import awards, expiry
+from . import awards, expiry, keys
 from .conf import DEFAULTS, loyalty_settings
 from .models import (
     Account,
@@ -219,10 +219,6 @@ def _month_bounds(month: date) -> tuple[datetime, datetime]:
     )
 
 
-def _statement_key(month: date) -> str:
-    return f"statement:{month:%Y-%m}"
-
-
 def statement_recipients(month: date):
     """Accounts that get ``month``'s statement and have not had it yet, by user id.
 
@@ -239,7 +235,7 @@ def statement_recipients(month: date):
     moved = LedgerEntry.objects.filter(
         account=OuterRef("pk"), created_at__gte=start, created_at__lt=end
     )
-    sent = SentMessage.objects.filter(user_id=OuterRef("user_id"), key=_statement_key(month))
+    sent = SentMessage.objects.filter(user_id=OuterRef("user_id"), key=keys.statement_email(month))
     return (
         accounts.filter(Q(balance__gt=0) | Exists(pending) | Exists(moved))
         .exclude(Exists(sent))
@@ -289,7 +285,7 @@ def statement_context(account, month: date, now: datetime | None = None) -> dict
 
 def send_statements(month: date, user_ids, now: datetime | None = None) -> int:
     """Send ``month``'s statement to these customers (one SMTP connection); how many went."""
-    key = _statement_key(month)
+    key = keys.statement_email(month)
     sent = 0
     with get_connection() as connection:
         accounts = Account.objects.filter(user_id__in=user_ids).select_related("user")
@@ -321,7 +317,8 @@ def send_points_available(entry_ids) -> int:
             "balance": account.balance,
             "balance_value": currency(account.balance * loyalty_settings.POINT_VALUE),
         }
-        sent += send(account.user, "points_available", f"available:{earned[0].pk}", context)
+        key = keys.available_email(earned[0].pk)
+        sent += send(account.user, "points_available", key, context)
     return sent
 
 
@@ -336,7 +333,8 @@ def send_referral_rewarded(referral_id) -> bool:
     if award is None or award.referral.status != Referral.Status.ACTIVE:
         return False
     context = {"points": award.points, "matures_at": award.matures_at}
-    return send(award.referral.referrer, "referral_rewarded", f"referral:{referral_id}", context)
+    referrer = award.referral.referrer
+    return send(referrer, "referral_rewarded", keys.referral_email(referral_id), context)
 
 
 def expiring_between(start: datetime, end: datetime):
@@ -384,10 +382,10 @@ def send_expiry_reminders(now: datetime | None = None) -> int:
     now = now or timezone.now()
     last_chance = now + timedelta(days=loyalty_settings.EXPIRY_LAST_CHANCE_DAYS)
     windows = (
-        ("points_last_chance", "last-chance", now, last_chance),
+        ("points_last_chance", keys.last_chance_email, now, last_chance),
         (
             "points_expiring",
-            "expiring",
+            keys.expiring_email,
             last_chance,
             now + timedelta(days=loyalty_settings.EXPIRY_REMINDER_DAYS),
         ),
@@ -395,14 +393,13 @@ def send_expiry_reminders(now: datetime | None = None) -> int:
     User = get_user_model()
     sent = 0
     with get_connection() as connection:
-        for message, prefix, start, end in windows:
+        for message, key_for, start, end in windows:
             if not email_setting(message)["send"]:
                 continue
             rows = expiring_between(start, end)
             while batch := [row for _, row in zip(range(BATCH_SIZE), rows, strict=False)]:
                 users = User.objects.in_bulk({user_id for user_id, _day, _points in batch})
                 for user_id, day, points in batch:
-                    key = f"{prefix}:{day:%Y-%m-%d}"
                     context = {"points": points, "day": day}
-                    sent += send(users[user_id], message, key, context, connection)
+                    sent += send(users[user_id], message, key_for(day), context, connection)
     return sent

@@ -1,4 +1,5 @@
-"""Signals in, nothing else: Oscar's and allauth's events, handed to a task or to ``orders``.
+"""Signals in, nothing else: Oscar's, allauth's and our own events, handed to a task or to
+``orders``.
 
 What an event means lives elsewhere (``orders``, ``redemption``,
 ``referrals``); a receiver only picks the moment. Loyalty must never break a
@@ -21,7 +22,7 @@ from oscar.apps.customer.signals import user_registered
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import awards, ledger, orders, redemption, referrals, tasks
+from . import awards, ledger, notifications, orders, redemption, referrals, signals, tasks
 from .conf import loyalty_settings
 from .models import Account
 
@@ -110,3 +111,32 @@ if apps.is_installed("allauth.account"):
     from allauth.account.signals import user_signed_up
 
     user_signed_up.connect(_signed_up, dispatch_uid="oscar_loyalty.user_signed_up")
+
+
+@receiver(signals.award_matured, dispatch_uid="oscar_loyalty.email_points_available")
+def points_available(sender, entry_ids, **kwargs):
+    """Matured points: their customers hear of it from a task, the periodic job waits for none."""
+    _queue_email("points_available", tasks.send_points_available, list(entry_ids))
+
+
+@receiver(signals.referral_rewarded, dispatch_uid="oscar_loyalty.email_referral_rewarded")
+def referral_rewarded(sender, referral, award, **kwargs):
+    _queue_email("referral_rewarded", tasks.send_referral_rewarded, referral.pk)
+
+
+def _queue_email(message, task, argument):
+    """Queue an email's task (not at all if the merchant switched it off).
+
+    If the task cannot be queued (the broker is down) the email goes now, so
+    none is lost; an error sending it is logged, never raised into the sender.
+    """
+    if not notifications.email_setting(message)["send"]:
+        return
+    try:
+        task.delay(argument)
+    except Exception:
+        logger.exception("oscar_loyalty: queueing the %s email failed; sending it now", message)
+        try:
+            task(argument)
+        except Exception:
+            logger.exception("oscar_loyalty: sending the %s email failed", message)

@@ -8,7 +8,7 @@ from django.core import mail
 from django.test import override_settings
 from oscar.core.loading import get_model
 
-from oscar_loyalty import ledger, maturation, notifications, referrals, tasks
+from oscar_loyalty import awards, ledger, notifications, referrals, tasks
 from oscar_loyalty.models import MarketingConsent, PendingAward, Referral, SentMessage
 
 pytestmark = pytest.mark.django_db
@@ -249,7 +249,7 @@ def test_the_emails_are_listed_in_oscars_dashboard():
 
 def test_matured_points_are_announced(customer, place_order):
     order = at(datetime(2026, 1, 1, tzinfo=UTC), place_order, customer, [("120.00", 1)])
-    at(datetime(2026, 1, 31, tzinfo=UTC), maturation.mature_due_awards)
+    at(datetime(2026, 1, 31, tzinfo=UTC), awards.mature_due_awards)
     entry = ledger.get_account(customer).entries.get()
     assert entry.order == order
     assert notifications.send_points_available([entry.pk]) == 1
@@ -258,6 +258,32 @@ def test_matured_points_are_announced(customer, place_order):
     assert message.subject == "12 points are now yours to spend"
     assert "You have 12 points, worth $12.00." in message.body
     assert "List-Unsubscribe" not in message.extra_headers  # not marketing
+
+
+def test_the_maturing_job_has_its_customers_told(
+    customer, place_order, django_capture_on_commit_callbacks
+):
+    """Through ``award_matured``: the job's commit queues the email task."""
+    at(datetime(2026, 1, 1, tzinfo=UTC), place_order, customer, [("120.00", 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        at(datetime(2026, 1, 31, tzinfo=UTC), tasks.mature_awards)
+    assert only().subject == "12 points are now yours to spend"
+    with django_capture_on_commit_callbacks(execute=True):
+        at(datetime(2026, 2, 1, tzinfo=UTC), tasks.mature_awards)  # nothing more due
+    assert len(mail.outbox) == 1
+
+
+def test_a_broker_down_sends_the_email_at_once(
+    customer, place_order, django_capture_on_commit_callbacks, monkeypatch
+):
+    def down(*args):
+        raise ConnectionError("broker down")
+
+    monkeypatch.setattr(tasks.send_points_available, "delay", down)
+    at(datetime(2026, 1, 1, tzinfo=UTC), place_order, customer, [("120.00", 1)])
+    with django_capture_on_commit_callbacks(execute=True):
+        at(datetime(2026, 1, 31, tzinfo=UTC), tasks.mature_awards)
+    assert only().subject == "12 points are now yours to spend"
 
 
 def test_a_customer_whose_points_matured_together_gets_one_email(customer):
@@ -278,6 +304,18 @@ def test_a_referrer_hears_that_their_friend_ordered(customer, django_user_model,
     message = only()
     assert message.to == ["ana@example.com"]
     assert "100 points will be yours on May 1, 2026" in message.body
+
+
+def test_a_referrers_friend_ordering_has_them_told(
+    customer, django_user_model, place_order, django_capture_on_commit_callbacks
+):
+    """Through ``referral_rewarded``, sent when the friend's first order is recorded."""
+    friend = django_user_model.objects.create_user(username="f", email="friend@example.com")
+    Referral.objects.create(referrer=customer, referred=friend)
+    with django_capture_on_commit_callbacks(execute=True):
+        at(datetime(2026, 4, 1, tzinfo=UTC), place_order, friend, [("50.00", 1)])
+    message = only([m for m in mail.outbox if m.to == ["ana@example.com"]])
+    assert message.subject == "Your friend placed their first order"
 
 
 def test_no_referral_email_for_a_voided_referral(customer, django_user_model, staff, place_order):
