@@ -138,11 +138,11 @@ def check_settings(app_configs=None, **kwargs):
                 "EMAILS",
                 f"must map some of {sorted(DEFAULTS['EMAILS'])} to "
                 f'{{"send": bool, "marketing": bool}}, got {emails!r}.',
-                19,
+                171,
             )
         )
     for n, name in enumerate(
-        ("EXPIRY_REMINDER_DAYS", "EXPIRY_LAST_CHANCE_DAYS", "EMAILS_PER_MINUTE"), start=20
+        ("EXPIRY_REMINDER_DAYS", "EXPIRY_LAST_CHANCE_DAYS", "EMAILS_PER_MINUTE"), start=172
     ):
         value = getattr(s, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -156,7 +156,7 @@ def check_settings(app_configs=None, **kwargs):
             _error(
                 "EXPIRY_LAST_CHANCE_DAYS",
                 f"must be fewer than EXPIRY_REMINDER_DAYS ({s.EXPIRY_REMINDER_DAYS}).",
-                23,
+                175,
             )
         )
     name = s.POINTS_NAME
