@@ -156,13 +156,14 @@ def send(user, message: str, key: str, context: dict, connection=None) -> bool:
 
     Nothing goes when the merchant switched the message off, when it is
     marketing and the customer has not consented, when the customer has no
-    email address or is inactive, or when ``key`` was claimed before. The claim
+    email address, is inactive or was deleted (``user`` None: an account
+    outlives its customer), or when ``key`` was claimed before. The claim
     is committed before the email is sent: a worker killed in between loses
     this one email instead of ever sending it twice. If sending raises, the
     claim is given up so that a retry sends it.
     """
     switch = email_setting(message)
-    if not switch["send"] or not user.is_active or not user.email:
+    if not switch["send"] or user is None or not user.is_active or not user.email:
         return False
     consent = MarketingConsent.objects.filter(user=user).first()
     if switch["marketing"] and not (consent and consent.marketing):
@@ -401,5 +402,6 @@ def send_expiry_reminders(now: datetime | None = None) -> int:
                 users = User.objects.in_bulk({user_id for user_id, _day, _points in batch})
                 for user_id, day, points in batch:
                     context = {"points": points, "day": day}
-                    sent += send(users[user_id], message, key_for(day), context, connection)
+                    user = users.get(user_id)
+                    sent += send(user, message, key_for(day), context, connection)
     return sent

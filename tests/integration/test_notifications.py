@@ -286,6 +286,13 @@ def test_a_broker_down_sends_the_email_at_once(
     assert only().subject == "12 points are now yours to spend"
 
 
+def test_no_email_for_a_customer_deleted_before_the_task_ran(customer):
+    entry = ledger.earn(ledger.get_account(customer), 10, key="e1", reason="r")
+    customer.delete()  # the account outlives them, detached
+    assert notifications.send_points_available([entry.pk]) == 0
+    assert mail.outbox == []
+
+
 def test_a_customer_whose_points_matured_together_gets_one_email(customer):
     account = ledger.get_account(customer)
     first = ledger.earn(account, 10, key="e1", reason="r")
