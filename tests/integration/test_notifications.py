@@ -3,13 +3,13 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-import time_machine
 from django.core import mail
 from django.test import override_settings
 from oscar.core.loading import get_model
 
 from oscar_loyalty import awards, ledger, notifications, referrals, tasks
 from oscar_loyalty.models import MarketingConsent, PendingAward, Referral, SentMessage
+from tests.helpers import at
 
 pytestmark = pytest.mark.django_db
 CommunicationEventType = get_model("communication", "CommunicationEventType")
@@ -17,11 +17,6 @@ Email = get_model("communication", "Email")
 Source = MarketingConsent.Source
 NOVEMBER = date(2026, 11, 1)
 DEC_1 = datetime(2026, 12, 1, 8, 43, tzinfo=UTC)
-
-
-def at(when, fn, *args, **kwargs):
-    with time_machine.travel(when, tick=False):
-        return fn(*args, **kwargs)
 
 
 def consent(user, marketing=True, language="en"):

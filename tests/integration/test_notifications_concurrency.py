@@ -7,8 +7,7 @@ from django.core import mail
 
 from oscar_loyalty import ledger, notifications
 from oscar_loyalty.models import MarketingConsent, SentMessage
-
-from .test_ledger_concurrency import run_together
+from tests.helpers import run_together
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
