@@ -1,9 +1,14 @@
 """Whether a customer agreed to marketing emails: read and changed here only.
 
 No record means they were never asked, which counts as no. Each change keeps
-when it was made, as data-protection rules ask.
+when it was made and where (sign-up, Rewards page, app, unsubscribe link,
+import), as data-protection rules ask; the customer's language is kept beside
+it, so emails sent by a periodic job speak it.
 """
 
+from datetime import datetime
+
+from django.db import transaction
 from django.utils import timezone
 
 from .models import MarketingConsent
@@ -15,15 +20,41 @@ def marketing_consent(user) -> MarketingConsent:
     return found or MarketingConsent(user=user, marketing=False, changed_at=None)
 
 
-def set_marketing_consent(user, marketing: bool) -> MarketingConsent:
-    """Record the customer's answer; an unchanged answer keeps its date."""
+def set_marketing_consent(
+    user,
+    marketing: bool,
+    source: str,
+    language: str = "",
+    changed_at: datetime | None = None,
+) -> MarketingConsent:
+    """Record the customer's answer, with when and where (``MarketingConsent.Source``) they gave it.
+
+    An unchanged answer keeps its date and source (ticking "yes" again keeps
+    the day consent was first given); a language given is kept up to date.
+    ``changed_at`` is for importing consents given elsewhere.
+    """
     if not isinstance(marketing, bool):
         raise TypeError("marketing must be True or False")
-    consent, created = MarketingConsent.objects.get_or_create(
-        user=user, defaults={"marketing": marketing, "changed_at": timezone.now()}
-    )
-    if not created and consent.marketing != marketing:
-        consent.marketing = marketing
-        consent.changed_at = timezone.now()
-        consent.save(update_fields=["marketing", "changed_at"])
+    with transaction.atomic():
+        consent, created = MarketingConsent.objects.select_for_update().get_or_create(
+            user=user,
+            defaults={
+                "marketing": marketing,
+                "source": source,
+                "language": language,
+                "changed_at": changed_at or timezone.now(),
+            },
+        )
+        if created:
+            return consent
+        fields = []
+        if consent.marketing != marketing:
+            consent.marketing, consent.source = marketing, source
+            consent.changed_at = changed_at or timezone.now()
+            fields += ["marketing", "source", "changed_at"]
+        if language and consent.language != language:
+            consent.language = language
+            fields.append("language")
+        if fields:
+            consent.save(update_fields=fields)
     return consent

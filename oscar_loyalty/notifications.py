@@ -1,4 +1,4 @@
-"""Emails to customers: consent, the monthly statement, event messages, unsubscribing.
+"""Emails to customers: the monthly statement, event messages, unsubscribing.
 
 Every email is rendered by Oscar's communication framework (event types
 ``LOYALTY_*``, whose templates a merchant edits in Oscar's dashboard) in the
@@ -31,10 +31,10 @@ from oscar.templatetags.currency_filters import currency
 
 from . import awards, expiry, keys
 from .conf import DEFAULTS, loyalty_settings
+from .consent import marketing_consent
 from .models import (
     Account,
     LedgerEntry,
-    MarketingConsent,
     PendingAward,
     PointsLot,
     Referral,
@@ -43,7 +43,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 Dispatcher = get_class("communication.utils", "Dispatcher")
-Source = MarketingConsent.Source
 Kind = LedgerEntry.Kind
 
 # Each message and its Oscar communication event type.
@@ -61,46 +60,7 @@ STATEMENT_EXPIRING_DAYS = 62
 BATCH_SIZE = 100
 
 
-# Consent
-
-
-def set_consent(
-    user, marketing: bool, source: str, language: str = "", changed_at: datetime | None = None
-) -> MarketingConsent:
-    """Record the customer's answer, with when and where they gave it.
-
-    The time and source change only when the answer does (ticking "yes" again
-    keeps the date consent was first given); the language is kept up to date.
-    ``changed_at`` is for imports of consents given elsewhere.
-    """
-    marketing = bool(marketing)
-    with transaction.atomic():
-        consent, created = MarketingConsent.objects.select_for_update().get_or_create(
-            user=user,
-            defaults={
-                "marketing": marketing,
-                "source": source,
-                "language": language,
-                "changed_at": changed_at or timezone.now(),
-            },
-        )
-        if created:
-            return consent
-        fields = []
-        if consent.marketing != marketing:
-            consent.marketing, consent.source = marketing, source
-            consent.changed_at = changed_at or timezone.now()
-            fields += ["marketing", "source", "changed_at"]
-        if language and consent.language != language:
-            consent.language = language
-            fields.append("language")
-        if fields:
-            consent.save(update_fields=fields)
-    return consent
-
-
-def has_consent(user) -> bool:
-    return MarketingConsent.objects.filter(user=user, marketing=True).exists()
+# Unsubscribing
 
 
 def unsubscribe_token(user) -> str:
@@ -165,8 +125,8 @@ def send(user, message: str, key: str, context: dict, connection=None) -> bool:
     switch = email_setting(message)
     if not switch["send"] or user is None or not user.is_active or not user.email:
         return False
-    consent = MarketingConsent.objects.filter(user=user).first()
-    if switch["marketing"] and not (consent and consent.marketing):
+    consent = marketing_consent(user)
+    if switch["marketing"] and not consent.marketing:
         return False
     try:
         with transaction.atomic():
@@ -174,7 +134,7 @@ def send(user, message: str, key: str, context: dict, connection=None) -> bool:
     except IntegrityError:
         return False
     try:
-        with translation.override((consent and consent.language) or settings.LANGUAGE_CODE):
+        with translation.override(consent.language or settings.LANGUAGE_CODE):
             headers = {}
             context = {
                 "user": user,

@@ -26,9 +26,10 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from . import keys, ledger, notifications, signals
+from . import keys, ledger, signals
 from .awards import take_back
 from .conf import get_rule, loyalty_settings
+from .consent import set_marketing_consent
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
 from .models import Account, MarketingConsent, PendingAward, Referral, ReferralCode
@@ -195,9 +196,9 @@ def get_referral_rules() -> ReferralRules:
 def signed_up(request, user, marketing=None) -> Referral | None:
     """A new customer: welcome bonus, consent, and the referral their cookie names."""
     if marketing is not None:
-        notifications.set_consent(
+        set_marketing_consent(
             user,
-            marketing,
+            bool(marketing),
             MarketingConsent.Source.SIGNUP,
             language=getattr(request, "LANGUAGE_CODE", ""),
         )

@@ -18,6 +18,7 @@ from oscar.templatetags.currency_filters import currency
 
 from . import awards, expiry, notifications, redemption, referrals
 from .conf import loyalty_settings
+from .consent import marketing_consent, set_marketing_consent
 from .forms import ConsentForm
 from .models import Account, LedgerEntry, MarketingConsent, Redemption, Referral, Reward
 
@@ -40,7 +41,7 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context["balance_value"] = currency(balance * loyalty_settings.POINT_VALUE)
         context["how_to_earn"] = how_to_earn()
         context["consent_form"] = ConsentForm(
-            initial={"marketing": notifications.has_consent(self.request.user)}
+            initial={"marketing": marketing_consent(self.request.user).marketing}
         )
         statement = notifications.email_setting("statement")
         context["statement_is_marketing"] = statement["send"] and statement["marketing"]
@@ -144,7 +145,7 @@ class ConsentView(LoginRequiredMixin, FormView):
 
     def form_valid(self, form):
         marketing = form.cleaned_data["marketing"]
-        notifications.set_consent(
+        set_marketing_consent(
             self.request.user,
             marketing,
             MarketingConsent.Source.ACCOUNT,
@@ -181,7 +182,7 @@ class UnsubscribeView(TemplateView):
         if user is None:
             return self.render_to_response({"invalid": True}, status=400)
         if done:
-            notifications.set_consent(user, False, MarketingConsent.Source.UNSUBSCRIBE)
+            set_marketing_consent(user, False, MarketingConsent.Source.UNSUBSCRIBE)
         return self.render_to_response({"done": done, "token": token})
 
 

@@ -27,7 +27,7 @@ from rest_framework.views import APIView
 
 from .. import awards, consent, expiry, redemption, referrals, till
 from ..exceptions import InsufficientPoints, KeyReused, LedgerError, RedemptionError
-from ..models import Account, LedgerEntry, Redemption, Reward
+from ..models import Account, LedgerEntry, MarketingConsent, Redemption, Reward
 from . import serializers as s
 from .errors import handle_exception
 from .throttling import CustomerThrottle, StaffThrottle, TokenThrottle
@@ -228,7 +228,9 @@ class ConsentView(LoyaltyAPIView):
     def put(self, request):
         answer = s.ConsentSerializer(data=request.data)
         answer.is_valid(raise_exception=True)
-        saved = consent.set_marketing_consent(request.user, answer.validated_data["marketing"])
+        saved = consent.set_marketing_consent(
+            request.user, answer.validated_data["marketing"], MarketingConsent.Source.API
+        )
         return Response(s.ConsentSerializer(saved).data)
 
 

@@ -55,7 +55,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='marketingconsent',
             name='source',
-            field=models.CharField(choices=[('signup', 'Sign-up form'), ('account', 'Rewards page'), ('unsubscribe', 'Unsubscribe link'), ('import', 'Import'), ('staff', 'Staff')], default='signup', max_length=16, verbose_name='Where it was given'),
+            field=models.CharField(choices=[('signup', 'Sign-up form'), ('account', 'Rewards page'), ('api', 'App'), ('unsubscribe', 'Unsubscribe link'), ('import', 'Import'), ('staff', 'Staff')], default='signup', max_length=16, verbose_name='Where it was given'),
         ),
         migrations.CreateModel(
             name='SentMessage',

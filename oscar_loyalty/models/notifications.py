@@ -1,7 +1,8 @@
 """Emails to customers: their consent to marketing, and every email claimed or sent.
 
-``notifications`` writes these rows (the customer changes their consent on the
-Rewards page, at sign-up or through an unsubscribe link).
+``consent`` writes the consents (the customer answers at sign-up, on the
+Rewards page, in an app or through an unsubscribe link); ``notifications``
+writes the sent messages.
 """
 
 from django.conf import settings
@@ -16,12 +17,13 @@ class MarketingConsent(models.Model):
     Transactional messages (about points the customer already has) need no
     consent; marketing ones are sent only while ``marketing`` is on. The
     customer's language is kept here too, so emails sent by a periodic job
-    speak it. Changed only through ``notifications.set_consent``.
+    speak it. Changed only through ``consent.set_marketing_consent``.
     """
 
     class Source(models.TextChoices):
         SIGNUP = "signup", _("Sign-up form")
         ACCOUNT = "account", _("Rewards page")
+        API = "api", _("App")
         UNSUBSCRIBE = "unsubscribe", _("Unsubscribe link")
         IMPORT = "import", _("Import")
         STAFF = "staff", _("Staff")

@@ -138,7 +138,8 @@ def test_consent_is_no_until_given_then_withdrawn(api, customer):
     assert api.get(f"{API}/consent/").json() == {"marketing": False, "changed_at": None}
     given = api.put(f"{API}/consent/", {"marketing": True}, format="json").json()
     assert given["marketing"] is True and given["changed_at"]
-    assert MarketingConsent.objects.get(user=customer).marketing is True
+    record = MarketingConsent.objects.get(user=customer)
+    assert (record.marketing, record.source) == (True, MarketingConsent.Source.API)
     api.put(f"{API}/consent/", {"marketing": False}, format="json")
     assert MarketingConsent.objects.get(user=customer).marketing is False
 

@@ -7,7 +7,8 @@ import pytest
 import time_machine
 from django.core import mail
 
-from oscar_loyalty import ledger, notifications, tasks
+from oscar_loyalty import ledger, tasks
+from oscar_loyalty.consent import set_marketing_consent
 from oscar_loyalty.models import MarketingConsent
 
 from .conftest import DESKTOP, PHONE
@@ -23,7 +24,7 @@ TEXT = {
 
 
 def statement_html(customer, language, place_order):
-    notifications.set_consent(customer, True, MarketingConsent.Source.SIGNUP, language=language)
+    set_marketing_consent(customer, True, MarketingConsent.Source.SIGNUP, language=language)
     account = ledger.get_account(customer)
     with time_machine.travel(datetime(2025, 12, 20, tzinfo=UTC), tick=False):
         ledger.earn(account, 30, key="old", reason="r")  # expires 20 December 2026

@@ -13,6 +13,7 @@ from django.core import mail
 from django.test import override_settings
 
 from oscar_loyalty import ledger, notifications, tasks
+from oscar_loyalty.consent import set_marketing_consent
 from oscar_loyalty.models import MarketingConsent
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,7 @@ def test_signing_up_records_where_and_in_which_language(django_app):
 
 @pytest.fixture
 def subscribed(customer):
-    notifications.set_consent(customer, True, Source.SIGNUP, language="es")
+    set_marketing_consent(customer, True, Source.SIGNUP, language="es")
     return customer
 
 
@@ -108,7 +109,7 @@ def test_unsubscribing_changes_only_that_customers_marketing_consent(
     django_app, subscribed, django_user_model
 ):
     other = django_user_model.objects.create_user(username="bo", email="bo@example.com")
-    notifications.set_consent(other, True, Source.SIGNUP)
+    set_marketing_consent(other, True, Source.SIGNUP)
     ledger.earn(ledger.get_account(subscribed), 10, key="k", reason="r")
     django_app.post(unsubscribe_path(subscribed))
     django_app.post(unsubscribe_path(subscribed))  # twice: still off, nothing else moves
@@ -135,7 +136,7 @@ def test_another_customers_id_with_this_signature_is_refused(
     django_app, subscribed, django_user_model
 ):
     other = django_user_model.objects.create_user(username="bo", email="bo@example.com")
-    notifications.set_consent(other, True, Source.SIGNUP)
+    set_marketing_consent(other, True, Source.SIGNUP)
     signature = notifications.unsubscribe_token(subscribed).split(":")[1]
     django_app.post(f"/rewards/unsubscribe/{other.pk}:{signature}/", status=400)
     assert consent_of(other).marketing is True
@@ -221,7 +222,7 @@ def test_a_batch_whose_worker_was_killed_resumes_without_sending_twice(
     users = []
     for n in range(6):
         user = django_user_model.objects.create_user(username=f"c{n}", email=f"c{n}@example.com")
-        notifications.set_consent(user, True, Source.SIGNUP)
+        set_marketing_consent(user, True, Source.SIGNUP)
         with time_machine.travel(datetime(2026, 11, 3, tzinfo=UTC), tick=False):
             ledger.earn(ledger.get_account(user), 10, key=f"k{n}", reason="r")
         users.append(user.pk)

@@ -8,6 +8,7 @@ from django.test import override_settings
 from oscar.core.loading import get_model
 
 from oscar_loyalty import awards, ledger, notifications, referrals, tasks
+from oscar_loyalty.consent import set_marketing_consent
 from oscar_loyalty.models import MarketingConsent, PendingAward, Referral, SentMessage
 from tests.helpers import at
 
@@ -20,7 +21,7 @@ DEC_1 = datetime(2026, 12, 1, 8, 43, tzinfo=UTC)
 
 
 def consent(user, marketing=True, language="en"):
-    return notifications.set_consent(user, marketing, Source.SIGNUP, language=language)
+    return set_marketing_consent(user, marketing, Source.SIGNUP, language=language)
 
 
 def only(messages=None):
@@ -53,7 +54,7 @@ def test_consent_keeps_when_and_where_it_was_given(customer):
     assert (first.marketing, first.source, first.language) == (True, Source.SIGNUP, "es")
     again = at(
         datetime(2026, 2, 1, tzinfo=UTC),
-        notifications.set_consent,
+        set_marketing_consent,
         customer,
         True,
         Source.ACCOUNT,
@@ -62,7 +63,7 @@ def test_consent_keeps_when_and_where_it_was_given(customer):
     assert again.changed_at == datetime(2026, 1, 1, tzinfo=UTC)  # same answer: date kept
     assert (again.source, again.language) == (Source.SIGNUP, "en")
     off = at(
-        datetime(2026, 3, 1, tzinfo=UTC), notifications.set_consent, customer, False, Source.ACCOUNT
+        datetime(2026, 3, 1, tzinfo=UTC), set_marketing_consent, customer, False, Source.ACCOUNT
     )
     assert (off.marketing, off.source, off.changed_at) == (
         False,
@@ -75,7 +76,7 @@ def test_consent_keeps_when_and_where_it_was_given(customer):
 
 def test_an_imported_consent_keeps_its_own_date(customer):
     given = datetime(2024, 5, 17, tzinfo=UTC)
-    record = notifications.set_consent(customer, True, Source.IMPORT, changed_at=given)
+    record = set_marketing_consent(customer, True, Source.IMPORT, changed_at=given)
     assert (record.source, record.changed_at) == (Source.IMPORT, given)
 
 
@@ -421,7 +422,7 @@ def test_an_opted_out_customer_is_never_sent_a_marketing_email(
         consent(customer, False)
     elif said == "yes then unsubscribed":
         consent(customer, True)
-        notifications.set_consent(customer, False, Source.UNSUBSCRIBE)
+        set_marketing_consent(customer, False, Source.UNSUBSCRIBE)
     with override_settings(OSCAR_LOYALTY_EMAILS={message: {"marketing": True}}):
         run_sender(message, customer, django_user_model, place_order)
     assert [m for m in mail.outbox if "ana@example.com" in m.to] == []

@@ -6,6 +6,7 @@ import pytest
 from django.core import mail
 
 from oscar_loyalty import ledger, notifications
+from oscar_loyalty.consent import set_marketing_consent
 from oscar_loyalty.models import MarketingConsent, SentMessage
 from tests.helpers import run_together
 
@@ -16,7 +17,7 @@ def test_a_batch_delivered_twice_at_once_sends_each_statement_once(django_user_m
     users = []
     for n in range(6):
         user = django_user_model.objects.create_user(username=f"c{n}", email=f"c{n}@example.com")
-        notifications.set_consent(user, True, MarketingConsent.Source.SIGNUP)
+        set_marketing_consent(user, True, MarketingConsent.Source.SIGNUP)
         ledger.earn(ledger.get_account(user), 10, key=f"k{n}", reason="r")
         users.append(user.pk)
     month = date(2026, 11, 1)
