@@ -490,4 +490,21 @@ def check_database(databases=None, **kwargs):
                     id="oscar_loyalty.E311",
                 )
             )
+        elif settings.USE_TZ and not _has_time_zone_tables(connection):
+            errors.append(
+                Error(
+                    f"Database {alias!r} has no time zone tables: dates in the shop's time "
+                    "zone (the dashboard's daily figures) would come out empty.",
+                    hint="Load them once: mysql_tzinfo_to_sql /usr/share/zoneinfo | "
+                    "mysql -u root mysql",
+                    id="oscar_loyalty.E312",
+                )
+            )
     return errors
+
+
+def _has_time_zone_tables(connection) -> bool:
+    """MariaDB answers NULL to CONVERT_TZ between named zones until its tables are loaded."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT CONVERT_TZ('2000-01-01 00:00:00', 'UTC', 'Europe/Madrid')")
+        return cursor.fetchone()[0] is not None

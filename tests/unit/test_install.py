@@ -121,9 +121,44 @@ def test_mysql_and_old_mariadb_are_refused(monkeypatch):
             "mysql": db("mysql", False, (8, 4, 0)),
         },
     )
+    monkeypatch.setattr(checks, "_has_time_zone_tables", lambda connection: True)
     errors = checks.check_database(databases=["pg", "maria", "old", "mysql"])
     assert [e.msg.split("'")[1] for e in errors] == ["old", "mysql"]
     assert set(ids(errors)) == {"oscar_loyalty.E311"}
+
+
+class _Cursor:
+    def __init__(self, answer):
+        self.answer = answer
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql):
+        assert "CONVERT_TZ" in sql
+
+    def fetchone(self):
+        return (self.answer,)
+
+
+def test_mariadb_without_time_zone_tables_is_refused(monkeypatch):
+    def maria(answer):
+        return SimpleNamespace(
+            vendor="mysql",
+            mysql_is_mariadb=True,
+            mysql_version=(10, 11, 6),
+            cursor=lambda: _Cursor(answer),
+        )
+
+    monkeypatch.setattr(checks, "connections", {"bare": maria(None), "loaded": maria("x")})
+    errors = checks.check_database(databases=["bare", "loaded"])
+    assert ids(errors) == ["oscar_loyalty.E312"]
+    assert "'bare'" in errors[0].msg and "mysql_tzinfo_to_sql" in errors[0].hint
+    with override_settings(USE_TZ=False):
+        assert checks.check_database(databases=["bare"]) == []
 
 
 def test_the_dashboard_pages_follow_the_stores_dashboard_path():
