@@ -27,6 +27,7 @@ class LoyaltyConfig(OscarConfig):
         self.coupon_add_view = get_class("oscar_loyalty.coupons.views", "CouponAddView")
         self.consent_view = get_class("oscar_loyalty.views", "ConsentView")
         self.unsubscribe_view = get_class("oscar_loyalty.views", "UnsubscribeView")
+        self.data_export_view = get_class("oscar_loyalty.views", "DataExportView")
 
     def get_urls(self):
         urls = [
@@ -37,6 +38,7 @@ class LoyaltyConfig(OscarConfig):
                 name="claim-reward",
             ),
             path("accounts/rewards/consent/", self.consent_view.as_view(), name="consent"),
+            path("accounts/rewards/my-data/", self.data_export_view.as_view(), name="data-export"),
             path(
                 "rewards/unsubscribe/<str:token>/",
                 self.unsubscribe_view.as_view(),

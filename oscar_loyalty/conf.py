@@ -115,6 +115,8 @@ DEFAULTS = {
     # The monthly statements are queued in batches spread out so that at most
     # this many are sent a minute (what the shop's mail provider allows).
     "EMAILS_PER_MINUTE": 600,
+    # The most points one row of an import file may bring (larger rows are refused).
+    "IMPORT_MAX_POINTS": 1_000_000,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

@@ -58,3 +58,45 @@ def set_marketing_consent(
         if fields:
             consent.save(update_fields=fields)
     return consent
+
+
+def import_consents(answers: dict[int, tuple[bool, datetime]]) -> set[int]:
+    """Record answers given in another program: ``{user id: (marketing, when)}``.
+
+    A customer with no answer here gets the imported one (source "import");
+    one whose own answer is older and different gets it too; a newer answer
+    of theirs, or the same one, is kept as it is, so importing the same file
+    again changes nothing and never overrides what a customer said since.
+    Returns the ids of the customers whose consent changed. Three statements
+    for any number of customers: the caller runs it inside a transaction.
+    """
+    if not answers:
+        return set()
+    existing = {
+        c.user_id: c
+        for c in MarketingConsent.objects.select_for_update().filter(user_id__in=list(answers))
+    }
+    new, changed = [], []
+    for user_id, (marketing, when) in answers.items():
+        consent = existing.get(user_id)
+        if consent is None:
+            new.append(
+                MarketingConsent(
+                    user_id=user_id,
+                    marketing=marketing,
+                    changed_at=when,
+                    source=MarketingConsent.Source.IMPORT,
+                )
+            )
+        elif consent.marketing != marketing and consent.changed_at < when:
+            consent.marketing, consent.changed_at = marketing, when
+            consent.source = MarketingConsent.Source.IMPORT
+            changed.append(consent)
+    MarketingConsent.objects.bulk_create(new, ignore_conflicts=True)
+    MarketingConsent.objects.bulk_update(changed, ["marketing", "changed_at", "source"])
+    return {c.user_id for c in new} | {c.user_id for c in changed}
+
+
+def forget_consent(user) -> int:
+    """Erase the customer's consent record (``privacy.erase``): they count as never asked."""
+    return MarketingConsent.objects.filter(user=user).delete()[0]

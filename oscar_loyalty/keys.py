@@ -19,6 +19,8 @@ prefixes below, and the display code reads causes back with ``parse``.
 ``earn:till:<till's key>``          a purchase paid at the till
 ``spend:till:<till's key>``         points spent for a discount at the till
 ``adjust:staff:<staff's key>``      a staff member's correction (the API's key, the form's token)
+``import:<user id>:<expiry>:<n>``   ``n`` points brought from another program, expiring on that
+                                    day (``YYYY-MM-DD``, or ``never``): one lot of an import file
 ==================================  ========================================================
 
 A till's or staff member's key is their own (the ``Idempotency-Key`` they
@@ -43,12 +45,14 @@ SHORTFALL_TAKE = "shortfall:"
 TILL_EARN = "earn:till:"
 TILL_SPEND = "spend:till:"
 STAFF_ADJUST = "adjust:staff:"
+IMPORT = "import:"
 _CLAWBACK_TARGET = ":to:"
 
 # Cause names, as ``parse`` returns them.
 ORDER, REFERRAL, WELCOME, REDEMPTION, LOT = "order", "referral", "welcome", "redemption", "lot"
 SHORTFALL = "shortfall"
 TILL, STAFF = "till", "staff"
+IMPORTED = "import"
 
 _PREFIXES = {
     ORDER_EARN: ("earn", ORDER),
@@ -62,13 +66,14 @@ _PREFIXES = {
     TILL_EARN: ("earn", TILL),
     TILL_SPEND: ("spend", TILL),
     STAFF_ADJUST: ("adjust", STAFF),
+    IMPORT: ("earn", IMPORTED),
 }
 
 
 class Key(NamedTuple):
     """A parsed key: ``verb`` (earn, spend, restore, expire, close, clawback,
     adjust), the ``cause`` (order, referral, welcome, redemption, lot, till,
-    staff) and its ``ref`` (an order number, an id or a till's key, as text). A
+    staff, import) and its ``ref`` (an order number, an id or a till's key, as text). A
     clawback carries the cause of the earn it reverses, and ``target``, the
     points that earn keeps."""
 
@@ -121,6 +126,14 @@ def till_spend(till_key: str) -> str:
 
 def staff_adjust(staff_key: str) -> str:
     return f"{STAFF_ADJUST}{staff_key}"
+
+
+def import_lot(user_id: int, expires_on: date | None, points: int) -> str:
+    """A lot brought from another program. Built from what the lot is, not from where it
+    sits in the file, so the same file imported twice (in any order) posts once; and from
+    the customer's id, never their email, so nothing personal is left in the ledger."""
+    expiry = f"{expires_on:%Y-%m-%d}" if expires_on else "never"
+    return f"{IMPORT}{user_id}:{expiry}:{points}"
 
 
 def clawback(earn_key: str, target: int) -> str:

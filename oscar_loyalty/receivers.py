@@ -22,9 +22,8 @@ from oscar.apps.customer.signals import user_registered
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import awards, ledger, notifications, orders, redemption, referrals, signals, tasks
+from . import notifications, orders, privacy, redemption, referrals, signals, tasks
 from .conf import loyalty_settings
-from .models import Account
 
 logger = logging.getLogger(__name__)
 
@@ -85,16 +84,14 @@ def points_voucher_removed(sender, basket, voucher, **kwargs):
 
 @receiver(pre_delete, sender=settings.AUTH_USER_MODEL, dispatch_uid="oscar_loyalty.user_deleted")
 def customer_deleted(sender, instance, **kwargs):
-    """A customer deleted (Oscar's "Delete profile" page, the admin...): close their account.
+    """A customer deleted (Oscar's "Delete profile" page, the admin...): erase their data.
 
-    Their pending awards are voided and the account is detached, its entries kept.
-    Runs inside the deletion's transaction: if closing fails, the deletion fails
-    too, rather than leave an account that still names a deleted customer.
+    ``privacy.erase``: pending awards voided, the account detached (its entries
+    kept), nothing left that names them. Runs inside the deletion's transaction:
+    if erasing fails, the deletion fails too, rather than leave an account that
+    still names a deleted customer.
     """
-    account = Account.objects.filter(user=instance).first()
-    if account is not None:
-        awards.void_pending_awards(account)
-        ledger.close_account(account)
+    privacy.erase(instance)
 
 
 def _signed_up(request, user, **kwargs):

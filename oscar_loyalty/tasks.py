@@ -1,6 +1,6 @@
 """Celery tasks: thin wrappers; the work is in ``orders``, ``awards``, ``expiry``,
-``redemption``, ``reconcile``, ``kpis`` and ``notifications``. Never imports ``receivers``
-(which queues these).
+``redemption``, ``reconcile``, ``kpis``, ``notifications`` and ``importing``. Never
+imports ``receivers`` (which queues these).
 
 Each is safe to run twice at once or to be redelivered.
 """
@@ -13,7 +13,7 @@ from django.db import transaction
 from kombu.pools import producers
 from oscar.core.loading import get_model
 
-from . import awards, expiry, kpis, notifications, orders, reconcile, redemption
+from . import awards, expiry, importing, kpis, notifications, orders, reconcile, redemption
 from .conf import loyalty_settings
 
 logger = logging.getLogger(__name__)
@@ -149,3 +149,14 @@ def send_points_available(entry_ids):
 @shared_task(name="oscar_loyalty.send_referral_rewarded", ignore_result=True, acks_late=True)
 def send_referral_rewarded(referral_id):
     return notifications.send_referral_rewarded(referral_id)
+
+
+@shared_task(
+    name="oscar_loyalty.import_file",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def import_file(run_id):
+    """Import an uploaded file; delivered twice or restarted, it posts nothing twice."""
+    importing.import_upload(run_id)

@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.mixins import LoginRequiredMixin
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.decorators import method_decorator
@@ -16,7 +17,7 @@ from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
-from . import awards, expiry, notifications, redemption, referrals
+from . import awards, expiry, notifications, privacy, redemption, referrals
 from .conf import loyalty_settings
 from .consent import marketing_consent, set_marketing_consent
 from .forms import ConsentForm
@@ -88,6 +89,24 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
             entries = entries.filter(pk__lt=int(before))
         page = list(entries.order_by("-pk")[: self.history_size + 1])
         return page[: self.history_size], len(page) > self.history_size
+
+
+class DataExportView(LoginRequiredMixin, View):
+    """The customer downloads all their loyalty data (JSON): their own, whatever is asked.
+
+    The page takes no customer id, so no one can ask for another's; each
+    download is logged.
+    """
+
+    def get(self, request):
+        return json_download(privacy.export(request.user, request.user), request.user)
+
+
+def json_download(chunks, user) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(chunks, content_type="application/json; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{privacy.export_filename(user)}"'
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 class PointsForm(forms.Form):

@@ -40,6 +40,13 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 "campaign-create",
                 "campaign-update",
                 "campaign-delete",
+                "customer-export",
+                "customer-erase",
+                "import",
+                "import-detail",
+                "import-progress",
+                "import-report",
+                "accounting",
             )
         }
 
@@ -62,6 +69,13 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
         self.campaign_create_view = get_class(VIEWS, "CampaignCreateView")
         self.campaign_update_view = get_class(VIEWS, "CampaignUpdateView")
         self.campaign_delete_view = get_class(VIEWS, "CampaignDeleteView")
+        self.customer_export_view = get_class(VIEWS, "CustomerExportView")
+        self.customer_erase_view = get_class(VIEWS, "CustomerEraseView")
+        self.import_view = get_class(VIEWS, "ImportView")
+        self.import_detail_view = get_class(VIEWS, "ImportDetailView")
+        self.import_progress_view = get_class(VIEWS, "ImportProgressView")
+        self.import_report_view = get_class(VIEWS, "ImportReportView")
+        self.accounting_view = get_class(VIEWS, "AccountingView")
 
     def get_urls(self):
         urls = [
@@ -85,6 +99,29 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 self.adjust_points_view.as_view(),
                 name="customer-adjust",
             ),
+            path(
+                "customers/<int:pk>/export/",
+                self.customer_export_view.as_view(),
+                name="customer-export",
+            ),
+            path(
+                "customers/<int:pk>/erase/",
+                self.customer_erase_view.as_view(),
+                name="customer-erase",
+            ),
+            path("imports/", self.import_view.as_view(), name="import"),
+            path("imports/<int:pk>/", self.import_detail_view.as_view(), name="import-detail"),
+            path(
+                "imports/<int:pk>/progress/",
+                self.import_progress_view.as_view(),
+                name="import-progress",
+            ),
+            path(
+                "imports/<int:pk>/rejected/",
+                self.import_report_view.as_view(),
+                name="import-report",
+            ),
+            path("accounting/", self.accounting_view.as_view(), name="accounting"),
             path(
                 "referrals/<int:pk>/void/", self.referral_void_view.as_view(), name="referral-void"
             ),

@@ -306,3 +306,55 @@ class BonusCampaignForm(forms.ModelForm):
         if data.get("starts_at") and data.get("ends_at") and data["ends_at"] <= data["starts_at"]:
             self.add_error("ends_at", _("The end must be after the start."))
         return data
+
+
+class ImportForm(forms.Form):
+    """A CSV file from another program; it is checked row by row once uploaded."""
+
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_(
+            "UTF-8, one row per lot of points: email, points, expires_on (YYYY-MM-DD), "
+            "marketing (yes/no), consent_date."
+        ),
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        start = upload.read(4096)
+        upload.seek(0)
+        if start.startswith(b"PK") or b"\x00" in start:
+            raise forms.ValidationError(
+                _("This looks like a spreadsheet, not CSV: save it as CSV UTF-8 first.")
+            )
+        if not start.strip():
+            raise forms.ValidationError(_("The file is empty."))
+        return upload
+
+
+class EraseForm(forms.Form):
+    """Staff type the customer's email to confirm: erasing cannot be undone."""
+
+    confirm = forms.CharField(label=_("Type the customer's email to confirm"), max_length=254)
+
+    def __init__(self, *args, email: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean_confirm(self):
+        typed = self.cleaned_data["confirm"].strip().lower()
+        if not self.email or typed != self.email.strip().lower():
+            raise forms.ValidationError(_("That is not this customer's email."))
+        return typed
+
+
+class AccountingForm(PeriodForm):
+    """The accountant's export: a period and which report."""
+
+    report = forms.ChoiceField(
+        label=_("Report"),
+        choices=[
+            ("ledger", _("Ledger entries of the period")),
+            ("balances", _("Balances owed at the end of the period")),
+        ],
+    )

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import StreamingHttpResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
@@ -15,19 +15,23 @@ from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
 
-from .. import kpis, referrals
+from .. import accounting, importing, kpis, privacy, referrals, tasks
 from ..coupons import codes
 from ..coupons.creation import offer_of, save_coupon
 from ..exceptions import LoyaltyError
-from ..models import BonusCampaign, Referral, Reward
+from ..models import BonusCampaign, ImportRun, Referral, Reward
+from ..views import json_download
 from . import charts, service
 from .forms import (
+    AccountingForm,
     AdjustPointsForm,
     AtRiskForm,
     BonusCampaignForm,
     BulkCodesForm,
     CouponForm,
     CustomerSearchForm,
+    EraseForm,
+    ImportForm,
     PeriodForm,
     RewardForm,
     initial_for,
@@ -199,10 +203,7 @@ def _csv_response(rows, filename):
 
 
 def _cell(value):
-    """Text a spreadsheet would run as a formula (=, +, -, @) is kept as text."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
+    return accounting.csv_cell(value)
 
 
 # KPIs ------------------------------------------------------------------------
@@ -439,3 +440,120 @@ class CampaignDeleteView(generic.DeleteView):
     def get_success_url(self):
         messages.success(self.request, _("Campaign deleted."))
         return reverse("loyalty-dashboard:campaign-list")
+
+
+# Customers' data ----------------------------------------------------------------
+
+
+class CustomerExportView(generic.View):
+    """Staff download a customer's loyalty data (JSON), as the customer can; logged."""
+
+    def get(self, request, pk):
+        customer = get_object_or_404(User, pk=pk)
+        return json_download(privacy.export(customer, request.user, by_staff=True), customer)
+
+
+class CustomerEraseView(generic.FormView):
+    """Erase a customer's loyalty data, once staff typed their email to confirm."""
+
+    form_class = EraseForm
+    template_name = "oscar_loyalty/dashboard/customer_erase.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.customer = get_object_or_404(User, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "email": self.customer.email}
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "customer": self.customer}
+
+    def form_valid(self, form):
+        account = privacy.erase(self.customer, requested_by=self.request.user)
+        messages.success(
+            self.request,
+            _(
+                "The loyalty data of %(customer)s was erased; the ledger keeps account #%(number)s "
+                "without them."
+            )
+            % {"customer": self.customer.email, "number": account.pk if account else "-"},
+        )
+        return redirect("loyalty-dashboard:customer-detail", pk=self.customer.pk)
+
+
+class ImportView(generic.FormView):
+    """Upload a CSV from another program (imported by a Celery task); the recent imports."""
+
+    form_class = ImportForm
+    template_name = "oscar_loyalty/dashboard/import_list.html"
+
+    def get_context_data(self, **kwargs):
+        runs = ImportRun.objects.select_related("uploaded_by")[:20]
+        return {**super().get_context_data(**kwargs), "runs": runs}
+
+    def form_valid(self, form):
+        upload = form.cleaned_data["file"]
+        run = ImportRun.objects.create(
+            name=upload.name[:255], uploaded_by=self.request.user, size=upload.size
+        )
+        run.file.save(f"{run.pk}.csv", upload, save=True)
+        transaction.on_commit(lambda: tasks.import_file.delay(run.pk))
+        return redirect("loyalty-dashboard:import-detail", pk=run.pk)
+
+
+class ImportDetailView(generic.DetailView):
+    """One import: a progress bar the page refreshes from ``ImportProgressView``."""
+
+    model = ImportRun
+    template_name = "oscar_loyalty/dashboard/import_detail.html"
+    context_object_name = "run"
+
+
+class ImportProgressView(generic.View):
+    """What the progress bar polls: the run's status and figures."""
+
+    def get(self, request, pk):
+        run = get_object_or_404(ImportRun, pk=pk)
+        return JsonResponse(
+            {
+                "status": run.status,
+                "status_label": str(run.get_status_display()),
+                "percent": run.percent,
+                "rows": run.rows,
+                "imported": run.imported,
+                "unchanged": run.unchanged,
+                "rejected": run.rejected,
+                "points": run.points,
+                "error": run.error,
+                "finished": run.status in (ImportRun.Status.DONE, ImportRun.Status.FAILED),
+            }
+        )
+
+
+class ImportReportView(generic.View):
+    """The rejected rows of an import, with their reasons, as CSV."""
+
+    def get(self, request, pk):
+        run = get_object_or_404(ImportRun, pk=pk)
+        return _csv_response(importing.report_rows(run), f"loyalty-import-{run.pk}-rejected.csv")
+
+
+class AccountingView(generic.TemplateView):
+    """The accountant's export: a period's ledger, or the balances owed at its end, as CSV."""
+
+    template_name = "oscar_loyalty/dashboard/accounting.html"
+
+    def get(self, request, *args, **kwargs):
+        form = AccountingForm(request.GET or None)
+        if request.GET and form.is_valid():
+            period = form.period()
+            if form.cleaned_data["report"] == "ledger":
+                rows = accounting.ledger_rows(period.since, period.until)
+            else:
+                rows = accounting.balance_rows(period.until)
+            name = f"loyalty-{form.cleaned_data['report']}-{period.start}-{period.end}.csv"
+            return _csv_response(rows, name)
+        return self.render_to_response(
+            self.get_context_data(form=form, currencies=accounting.currencies())
+        )

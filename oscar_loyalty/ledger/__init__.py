@@ -192,6 +192,7 @@ def restore(
         )
         _relot(entry, spend_entry, amount, already=(-spend_entry.points - restorable))
         _settle_shortfalls(acct, entry, spend_entry, amount)
+        _forfeit_if_closed(acct)
         return entry
 
     return _post(spend_entry.account_id, Kind.RESTORE, key, reason, post)
@@ -281,6 +282,16 @@ def adjust(
         return entry
 
     return _post(account, Kind.ADJUSTMENT, key, reason, post)
+
+
+def _forfeit_if_closed(acct: Account) -> None:
+    """Points coming back to a closed account (an order that used its points voucher,
+    cancelled after the customer left) are forfeited at once: the shop owes nobody."""
+    if acct.closed_at is None:
+        return
+    for lot in PointsLot.objects.filter(account_id=acct.pk, remaining__gt=0).order_by("id"):
+        expire(lot, reason=_("Customer account deleted"), key=keys.lot_close(lot.pk))
+    acct.refresh_from_db(fields=["balance"])
 
 
 def close_account(account: AccountRef) -> int:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection
 from django.db.backends.utils import CursorWrapper
@@ -35,6 +36,135 @@ def order_reason(number: str) -> str:
 
 
 REFERRAL_REASON = "Referral: a friend's first order"
+IMPORT_REASON = "Points from a previous loyalty program"
+
+
+class ImportedLot(NamedTuple):
+    """A lot brought from another program: ``points`` for ``account_id``, under ``key``
+    (``keys.import_lot``), expiring at ``expires_at`` (None: never)."""
+
+    account_id: int
+    points: int
+    expires_at: datetime | None
+    key: str
+
+
+def import_lots(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
+    """Post each lot as an earn entry with its own lot and expiry; returns the keys posted.
+
+    Keys already in the ledger are skipped (the same file imported twice posts
+    once); the caller passes each key once. The accounts are locked in id order
+    first, in a statement of their own, so the insert's snapshot sees any entry
+    committed by a writer we waited for. On PostgreSQL entries, lots and
+    balances are written by one statement from arrays (no model instances);
+    elsewhere through the ORM's bulk inserts.
+    """
+    if not lots:
+        return set()
+    _lock_accounts(sorted({lot.account_id for lot in lots}))
+    if connection.vendor == "postgresql":
+        return _import_lots_pg(lots, now)
+    return _import_lots_portable(lots, now)
+
+
+def _import_lots_pg(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
+    t = _Tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH input AS (
+                SELECT * FROM unnest(%(accounts)s::bigint[], %(points)s::integer[],
+                                     %(expires)s::timestamptz[], %(keys)s::varchar[])
+                     WITH ORDINALITY AS i(account_id, points, expires_at, key, n)
+            ), new AS MATERIALIZED (
+                SELECT i.* FROM input i
+                WHERE NOT EXISTS (SELECT 1 FROM {t.entry} e WHERE e.idempotency_key = i.key)
+            ), entries AS (
+                INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
+                                       idempotency_key, created_at)
+                SELECT n.account_id, %(kind)s, n.points,
+                       acc.balance
+                       + SUM(n.points) OVER (PARTITION BY n.account_id ORDER BY n.n),
+                       %(reason)s, n.key, %(now)s
+                FROM new n JOIN {t.account} acc ON acc.id = n.account_id
+                RETURNING id, account_id, points, idempotency_key
+            ), lots AS (
+                INSERT INTO {t.lot} (account_id, entry_id, points, remaining, earned_at,
+                                     expires_at)
+                SELECT e.account_id, e.id, e.points, e.points, %(now)s, n.expires_at
+                FROM entries e JOIN new n ON n.key = e.idempotency_key
+            ), balances AS (
+                UPDATE {t.account} SET balance = {t.account}.balance + s.points,
+                                       last_activity_at = %(now)s
+                FROM (SELECT account_id, SUM(points) AS points FROM entries
+                      GROUP BY account_id) AS s
+                WHERE {t.account}.id = s.account_id
+            )
+            SELECT idempotency_key FROM entries
+            """,
+            {
+                "accounts": [lot.account_id for lot in lots],
+                "points": [lot.points for lot in lots],
+                "expires": [lot.expires_at for lot in lots],
+                "keys": [lot.key for lot in lots],
+                "kind": Kind.EARN,
+                "reason": IMPORT_REASON,
+                "now": now,
+            },
+        )
+        return {row[0] for row in cursor.fetchall()}
+
+
+def _import_lots_portable(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
+    """``import_lots`` for SQLite and MariaDB: the ORM's bulk inserts, in a few statements."""
+    posted = set(
+        LedgerEntry.objects.filter(idempotency_key__in=[lot.key for lot in lots]).values_list(
+            "idempotency_key", flat=True
+        )
+    )
+    new = [lot for lot in lots if lot.key not in posted]
+    if not new:
+        return set()
+    balances = dict(
+        Account.objects.filter(pk__in={lot.account_id for lot in new}).values_list("pk", "balance")
+    )
+    entries = []
+    for lot in new:
+        balances[lot.account_id] += lot.points
+        entries.append(
+            LedgerEntry(
+                account_id=lot.account_id,
+                kind=Kind.EARN,
+                points=lot.points,
+                balance_after=balances[lot.account_id],
+                reason=IMPORT_REASON,
+                idempotency_key=lot.key,
+                created_at=now,
+            )
+        )
+    LedgerEntry.objects.bulk_create(entries)
+    if any(entry.pk is None for entry in entries):  # a backend that returns no ids
+        ids = dict(
+            LedgerEntry.objects.filter(idempotency_key__in=[lot.key for lot in new]).values_list(
+                "idempotency_key", "pk"
+            )
+        )
+        for entry in entries:
+            entry.pk = ids[entry.idempotency_key]
+    PointsLot.objects.bulk_create(
+        PointsLot(
+            account_id=lot.account_id,
+            entry_id=entry.pk,
+            points=lot.points,
+            remaining=lot.points,
+            earned_at=now,
+            expires_at=lot.expires_at,
+        )
+        for lot, entry in zip(new, entries, strict=True)
+    )
+    with connection.cursor() as cursor:
+        _add_to_balances(cursor, _Tables(), [entry.pk for entry in entries], now)
+    return {lot.key for lot in new}
 
 
 def earn_awards(award_ids: Iterable[int], now: datetime) -> int:

@@ -9,6 +9,7 @@ from .coupons import BrandExclusion
 from .figures import DailyExpiry, DailyPoints
 from .ledger import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
 from .notifications import MarketingConsent, SentMessage
+from .privacy import DataRequest, ImportRejection, ImportRun
 from .redemption import OwnerCondition, PointsBenefit, Redemption, Reward
 from .referrals import Referral, ReferralCode
 
@@ -18,6 +19,9 @@ __all__ = [
     "BrandExclusion",
     "DailyExpiry",
     "DailyPoints",
+    "DataRequest",
+    "ImportRejection",
+    "ImportRun",
     "LedgerEntry",
     "LotConsumption",
     "MarketingConsent",

@@ -156,6 +156,8 @@ class LedgerEntry(models.Model):
             return _("A friend you referred placed their first order")
         if cause is not None and cause.verb == "earn" and cause.cause == keys.WELCOME:
             return _("Welcome bonus")
+        if cause is not None and cause.verb == "earn" and cause.cause == keys.IMPORTED:
+            return _("Points brought from your previous rewards program")
         if cause is not None and cause.cause == keys.TILL:
             return _("In-store purchase") if cause.verb == "earn" else _("Points used in store")
         return self.reason

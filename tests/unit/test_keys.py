@@ -1,5 +1,7 @@
 """Idempotency keys: the stored formats, and reading them back."""
 
+from datetime import date
+
 import pytest
 
 from oscar_loyalty import keys
@@ -17,6 +19,8 @@ def test_the_stored_formats_never_change():
     assert keys.till_earn("till-1:1042") == "earn:till:till-1:1042"
     assert keys.till_spend("b7e1") == "spend:till:b7e1"
     assert keys.staff_adjust("desk-1") == "adjust:staff:desk-1"
+    assert keys.import_lot(12, date(2027, 3, 1), 120) == "import:12:2027-03-01:120"
+    assert keys.import_lot(12, None, 5) == "import:12:never:5"
 
 
 @pytest.mark.parametrize(
@@ -32,6 +36,7 @@ def test_the_stored_formats_never_change():
         (keys.till_earn("t:1"), ("earn", keys.TILL, "t:1", None)),
         (keys.till_spend("t:1"), ("spend", keys.TILL, "t:1", None)),
         (keys.staff_adjust("d-1"), ("adjust", keys.STAFF, "d-1", None)),
+        (keys.import_lot(4, None, 9), ("earn", keys.IMPORTED, "4:never:9", None)),
         (keys.clawback(keys.referral_earn(7), 0), ("clawback", keys.REFERRAL, "7", 0)),
         (keys.clawback(keys.order_earn("1:to:2"), 5), ("clawback", keys.ORDER, "1:to:2", 5)),
     ],
