@@ -7,6 +7,8 @@ from . import referrals
 from .models import (
     Account,
     BonusCampaign,
+    DataRequest,
+    ImportRun,
     LedgerEntry,
     MarketingConsent,
     PendingAward,
@@ -111,3 +113,20 @@ class SentMessageAdmin(ReadOnlyAdmin):
     list_filter = ["message"]
     search_fields = ["user__email", "key"]
     raw_id_fields = ["user"]
+
+
+@admin.register(DataRequest)
+class DataRequestAdmin(ReadOnlyAdmin):
+    """The log of exports and erasures: who asked, for which account, when."""
+
+    list_display = ["created_at", "action", "account", "requested_by", "by_staff"]
+    list_filter = ["action", "by_staff"]
+    raw_id_fields = ["account", "requested_by"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(ImportRun)
+class ImportRunAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "name", "status", "rows", "imported", "rejected", "points"]
+    list_filter = ["status"]
+    exclude = ["file"]

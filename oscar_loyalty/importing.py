@@ -32,6 +32,7 @@ from typing import IO, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Max
 from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -100,19 +101,22 @@ def run(
     ImportRejection.objects.filter(run=import_run).delete()
     totals = Totals()
     now = timezone.now()
+    # Entries after this one were posted by this run: a key among them is a duplicate row.
+    last_before = LedgerEntry.objects.aggregate(last=Max("pk"))["last"] or 0
     counted = _CountingReader(stream)
     reader, header = _reader(counted)
     import_run.header = header
     import_run.save(update_fields=["header"])
     for chunk in _chunks(reader, header, chunk_size):
         with transaction.atomic():
-            rejected = _import_chunk(chunk, now, totals)
+            rejected = _import_chunk(chunk, now, last_before, totals)
             ImportRejection.objects.bulk_create(
                 ImportRejection(
                     run=import_run,
                     line=row.line,
                     email=row.email[:MAX_EMAIL],
-                    cells=[cell[:MAX_CELL] for cell in row.cells],
+                    # PostgreSQL stores no NUL byte: the report shows U+FFFD in its place.
+                    cells=[cell[:MAX_CELL].replace("\x00", "\ufffd") for cell in row.cells],
                     reason="; ".join(row.errors)[:255],
                 )
                 for row in rejected
@@ -302,7 +306,7 @@ def expires_at(day: date | None, now: datetime) -> datetime | None:
     return timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
 
 
-def _import_chunk(chunk: list[_Row], now: datetime, totals: Totals) -> list[_Row]:
+def _import_chunk(chunk: list[_Row], now: datetime, last_before: int, totals: Totals) -> list[_Row]:
     """Look the chunk's customers up, refuse what is wrong, post the rest. Returns the
     refused rows."""
     totals.rows += len(chunk)
@@ -321,14 +325,14 @@ def _import_chunk(chunk: list[_Row], now: datetime, totals: Totals) -> list[_Row
         lots[row.key] = ImportedLot(
             accounts[row.user_id], row.points, expires_at(row.expires_on, now), row.key
         )
-    # A key posted earlier in this run (its entries carry the run's time) is a duplicate row.
-    earlier = dict(
-        LedgerEntry.objects.filter(idempotency_key__in=list(lots)).values_list(
-            "idempotency_key", "created_at"
+    # A key posted earlier in this run (by an earlier chunk) is a duplicate row.
+    earlier = set(
+        LedgerEntry.objects.filter(idempotency_key__in=list(lots), pk__gt=last_before).values_list(
+            "idempotency_key", flat=True
         )
     )
     for row in valid:
-        if row.key and earlier.get(row.key) == now and not row.errors:
+        if row.key in earlier and not row.errors:
             row.errors.append(_("the same customer, points and expiry as an earlier row"))
             lots.pop(row.key, None)
     posted = import_lots(list(lots.values()), now)

@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import time_machine
-from django.db import connection
+from django.apps import apps
+from django.db import connection, models
 from oscar.apps.offer.applicator import Applicator
 from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
@@ -73,3 +74,18 @@ def run_together(n, work):
     for t in threads:
         t.join(timeout=60)
     return results
+
+
+def personal_rows(*needles):
+    """Every row of every loyalty table with one of ``needles`` in a text or JSON column."""
+    found = []
+    for model in apps.get_app_config("oscar_loyalty").get_models():
+        for field in model._meta.concrete_fields:
+            if not isinstance(field, models.CharField | models.TextField | models.JSONField):
+                continue
+            for needle in needles:
+                rows = model.objects.filter(**{f"{field.name}__icontains": needle})
+                found += [
+                    (model.__name__, field.name, pk) for pk in rows.values_list("pk", flat=True)
+                ]
+    return found

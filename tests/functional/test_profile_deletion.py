@@ -1,5 +1,6 @@
 """A customer with points deletes their profile on Oscar's own page."""
 
+import io
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,8 +8,20 @@ import time_machine
 from django.urls import reverse
 from oscar.core.loading import get_model
 
-from oscar_loyalty import awards, ledger
-from oscar_loyalty.models import Account, LedgerEntry, PendingAward, PointsLot, Referral
+from oscar_loyalty import awards, consent, importing, ledger
+from oscar_loyalty.models import (
+    Account,
+    DataRequest,
+    ImportRun,
+    LedgerEntry,
+    MarketingConsent,
+    PendingAward,
+    PointsLot,
+    Referral,
+    ReferralCode,
+    SentMessage,
+)
+from tests.helpers import personal_rows
 
 pytestmark = pytest.mark.django_db
 User = get_model("auth", "User")
@@ -77,3 +90,33 @@ def test_a_referrer_who_deletes_their_profile(django_app, customer, django_user_
     delete_profile(django_app, customer)
     assert not Referral.objects.exists()
     assert User.objects.filter(pk=friend.pk).exists()
+
+
+def test_deleting_a_profile_leaves_nothing_personal_in_any_loyalty_table(
+    django_app, django_user_model, staff
+):
+    """The deletion erases the customer's data as staff erasing it would (``privacy.erase``)."""
+    user = django_user_model.objects.create_user(
+        username="zq",
+        email="zoraida.q@example.com",
+        first_name="Zoraida",
+        last_name="Quintanilla",
+        password="x",
+    )
+    account = ledger.get_account(user)
+    ledger.adjust(account, 5, key="adjust:z", reason="For Zoraida Quintanilla", staff_user=staff)
+    consent.set_marketing_consent(user, True, MarketingConsent.Source.SIGNUP)
+    SentMessage.objects.create(user=user, message="statement", key="statement:2026-10")
+    ReferralCode.objects.create(user=user, code="ZQ1")
+    importing.run(
+        ImportRun.objects.create(name="old.csv"),
+        io.BytesIO(b"email,points\nZoraida.Q@example.com,-4\n"),
+    )
+    needles = ("zoraida.q@example.com", "Zoraida", "Quintanilla")
+    assert personal_rows(*needles)
+
+    delete_profile(django_app, user)
+
+    assert personal_rows(*needles) == []
+    assert DataRequest.objects.get().account == account
+    assert Account.objects.get(pk=account.pk).balance == 0

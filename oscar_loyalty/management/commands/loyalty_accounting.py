@@ -1,4 +1,3 @@
-import sys
 from datetime import datetime, time, timedelta
 
 from django.core.management.base import BaseCommand, CommandError
@@ -48,7 +47,7 @@ class Command(BaseCommand):
             if report == "ledger"
             else accounting.balance_rows(until)
         )
-        out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
+        out = open(output, "w", newline="", encoding="utf-8") if output else self.stdout
         try:
             accounting.write_csv(rows, out)
         finally:
