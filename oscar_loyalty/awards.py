@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Any
 from django.db import transaction
 from django.db.models import F, Q, QuerySet, Sum
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
 
-from . import keys, ledger
+from . import keys, ledger, reasons
 from .conf import loyalty_settings
 from .earning import EarningRule, get_earning_rule
 from .ledger import bulk
@@ -270,9 +269,9 @@ def take_back(award: PendingAward, target: int) -> None:
             taken,
             key=keys.clawback(award.key, target),
             reason=(
-                _("Order %(number)s refunded") % {"number": number}
+                reasons.order(number, reasons.ORDER_REFUNDED)
                 if award.referral_id is None
-                else _("Your friend's order was refunded")
+                else reasons.Reason(reasons.FRIEND_REFUNDED)
             ),
             order=award.order if award.referral_id is None else None,
             reverses=earned,

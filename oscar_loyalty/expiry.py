@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
-from django.utils.translation import gettext_lazy as _
 
+from . import reasons
 from .conf import loyalty_settings
 from .ledger import bulk
 from .models import Account, PointsLot
@@ -28,7 +28,7 @@ def expire_due_points(now: datetime | None = None, chunk_size: int | None = None
     due = _expired_lots(now)
     if due is None:
         return 0
-    reason = _("Expired")
+    reason = reasons.Reason(reasons.EXPIRED)
     posted = 0
     while True:
         with transaction.atomic():

@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from oscar.apps.basket.signals import voucher_addition
 from oscar.core.loading import get_class, get_model
 
-from . import keys, ledger
+from . import keys, ledger, reasons
 from .conf import loyalty_settings
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .exceptions import RedemptionError
@@ -201,7 +201,7 @@ def redeem_points(user, basket, points) -> Redemption:
             _all_products(),
             priority=POINTS_PRIORITY,
         )
-        _spend(redemption, _("Points used at checkout"))
+        _spend(redemption, reasons.Reason(reasons.CHECKOUT))
         basket.vouchers.add(voucher)
         voucher_addition.send(sender=redeem_points, basket=basket, voucher=voucher)
     return redemption
@@ -232,7 +232,7 @@ def claim_reward(user, reward_id) -> Redemption:
             expires_at=expires,
         )
         _personal_voucher(redemption, reward.name, "RWD", benefit, condition_range)
-        _spend(redemption, _("Reward: %(name)s") % {"name": reward.name})
+        _spend(redemption, reasons.reward(reward.pk, reward.name))
         reward.claimed += 1
         reward.save(update_fields=["claimed"])
     return redemption
@@ -245,7 +245,7 @@ def voucher_removed(voucher) -> None:
     ).values_list("pk", flat=True)
     for pk in active:
         try:
-            restore(pk, _("Points voucher removed from the basket"))
+            restore(pk, reasons.Reason(reasons.VOUCHER_REMOVED))
         except Exception:
             logger.exception("oscar_loyalty: restoring redemption %s failed", pk)
 
@@ -260,7 +260,7 @@ def restore(redemption_id, reason=None) -> LedgerEntry | None:
         redemption = _lock(redemption_id)
         if redemption is None or redemption.status != Status.ACTIVE or _in_use(redemption):
             return None
-        return _give_back(redemption, reason or _("Points returned"))
+        return _give_back(redemption, reason or reasons.Reason(reasons.POINTS_RETURNED))
 
 
 def restore_for_cancelled(order) -> None:
@@ -271,7 +271,10 @@ def restore_for_cancelled(order) -> None:
         with transaction.atomic():
             redemption = _lock(pk)
             if redemption.status == Status.USED and redemption.order_id == order.pk:
-                _give_back(redemption, _("Order %(number)s cancelled") % {"number": order.number})
+                _give_back(
+                    redemption,
+                    reasons.order(order.number, reasons.ORDER_CANCELLED),
+                )
 
 
 def use_in_order(order, voucher_id) -> None:
@@ -309,7 +312,7 @@ def restore_unused_voucher(voucher) -> bool:
         .values_list("pk", flat=True)
         .first()
     )
-    return pk is not None and restore(pk, _("Points voucher gave no discount")) is not None
+    return pk is not None and restore(pk, reasons.Reason(reasons.VOUCHER_UNUSED)) is not None
 
 
 def mark_used(order) -> int:
@@ -345,7 +348,7 @@ def fit_to_basket(basket) -> tuple[Redemption, int] | None:
             return None
         if keep >= redemption.points:  # another request fitted it meanwhile
             return None
-        reason = _("Your basket changed: points returned")
+        reason = reasons.Reason(reasons.BASKET_CHANGED)
         if keep == 0:
             given = redemption.points
             _give_back(redemption, reason)
@@ -376,7 +379,7 @@ def expire_unused(now=None) -> int:
         .exclude(voucher__applications__isnull=False)
         .values_list("pk", flat=True)
     )
-    return sum(1 for pk in list(due) if restore(pk, _("Unused points voucher expired")))
+    return sum(1 for pk in list(due) if restore(pk, reasons.Reason(reasons.VOUCHER_EXPIRED)))
 
 
 def _lock(redemption_id) -> Redemption | None:

@@ -26,7 +26,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from . import keys, ledger, signals
+from . import keys, ledger, reasons, signals
 from .awards import take_back
 from .conf import get_rule, loyalty_settings
 from .consent import set_marketing_consent
@@ -205,7 +205,10 @@ def signed_up(request, user, marketing=None) -> Referral | None:
     bonus = loyalty_settings.WELCOME_BONUS_POINTS
     if bonus:
         ledger.earn(
-            ledger.get_account(user), bonus, key=keys.welcome_earn(user.pk), reason="Welcome bonus"
+            ledger.get_account(user),
+            bonus,
+            key=keys.welcome_earn(user.pk),
+            reason=reasons.Reason(reasons.WELCOME_BONUS),
         )
     code = code_from_cookie(request) if request is not None else None
     if code is None or Referral.objects.filter(referred=user).exists():

@@ -24,7 +24,7 @@ from django.core import signing
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import keys, ledger
+from . import keys, ledger, reasons
 from .conf import loyalty_settings
 from .earning import get_earning_rule
 from .exceptions import KeyReused, LedgerError
@@ -83,7 +83,7 @@ def award_purchase(customer, amount, *, key: str, reference: str = "", staff_use
         account,
         points,
         key=key,
-        reason=_reason("In-store purchase", reference),
+        reason=_reason(reasons.TILL_PURCHASE, reference),
         staff_user=staff_user,
     )
     return _same_request(entry, account, points)
@@ -100,7 +100,7 @@ def redeem(customer, points, *, key: str, reference: str = "", staff_user):
         account,
         points,
         key=key,
-        reason=_reason("In-store redemption", reference),
+        reason=_reason(reasons.TILL_REDEMPTION, reference),
         staff_user=staff_user,
     )
     return _same_request(entry, account, -points)
@@ -127,13 +127,14 @@ def _check_key(key):
     return key
 
 
-def _reason(text, reference):
+def _reason(code, reference):
+    """The till's reason: its code, with the receipt's reference if given."""
     reference = str(reference or "").strip()
     if len(reference) > MAX_REFERENCE_LENGTH:
         raise LedgerError(
             _("The reference must be at most %(max)d characters.") % {"max": MAX_REFERENCE_LENGTH}
         )
-    return f"{text} {reference}" if reference else text
+    return reasons.Reason(code, {"reference": reference} if reference else {})
 
 
 def _prepare(customer, key, points):

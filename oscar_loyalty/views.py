@@ -17,7 +17,7 @@ from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
-from . import awards, expiry, notifications, privacy, redemption, referrals
+from . import awards, expiry, notifications, privacy, reasons, redemption, referrals
 from .conf import loyalty_settings
 from .consent import marketing_consent, set_marketing_consent
 from .forms import ConsentForm
@@ -88,6 +88,7 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         if before.isdigit() and len(before) < 19:
             entries = entries.filter(pk__lt=int(before))
         page = list(entries.order_by("-pk")[: self.history_size + 1])
+        reasons.prefetch(page)
         return page[: self.history_size], len(page) > self.history_size
 
 
@@ -151,7 +152,7 @@ class ClaimRewardView(LoginRequiredMixin, FormView):
             messages.success(
                 self.request,
                 _("Here is your code for %(reward)s: %(code)s")
-                % {"reward": claim.reward.name, "code": claim.voucher.code},
+                % {"reward": claim.reward.display_name, "code": claim.voucher.code},
             )
         return redirect("oscar_loyalty:rewards")
 

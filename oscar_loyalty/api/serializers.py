@@ -119,6 +119,9 @@ class ExpiringSerializer(serializers.Serializer):
 
 
 class RewardSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(
+        source="display_name", read_only=True, help_text="In the request's language, if translated."
+    )
     left = serializers.IntegerField(
         allow_null=True, read_only=True, help_text="How many can still be claimed; empty: no limit."
     )
@@ -137,7 +140,7 @@ class ClaimSerializer(serializers.ModelSerializer):
         fields = ["id", "reward", "points", "value", "code", "status", "created_at", "expires_at"]
 
     def get_reward(self, claim) -> dict:
-        return {"id": claim.reward_id, "name": claim.reward.name}
+        return {"id": claim.reward_id, "name": claim.reward.display_name}
 
     def get_code(self, claim) -> str | None:
         return claim.voucher.code if claim.voucher_id else None

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import awards, consent, expiry, redemption, referrals, till
+from .. import awards, consent, expiry, reasons, redemption, referrals, till
 from ..exceptions import InsufficientPoints, KeyReused, LedgerError, RedemptionError
 from ..models import Account, LedgerEntry, MarketingConsent, Redemption, Reward
 from . import serializers as s
@@ -72,6 +73,16 @@ class LoyaltyAPIView(APIView):
 
     def get_exception_handler(self):
         return handle_exception
+
+    def initial(self, request, *args, **kwargs):
+        """An app asks for its language with ``Accept-Language``: texts (reasons,
+        reward names, errors) answer in it, unless the URL names one (``/es/...``)."""
+        if "HTTP_ACCEPT_LANGUAGE" in request.META and not translation.get_language_from_path(
+            request.path_info
+        ):
+            translation.activate(translation.get_language_from_request(request))
+            request.LANGUAGE_CODE = translation.get_language()
+        super().initial(request, *args, **kwargs)
 
 
 class StaffAPIView(LoyaltyAPIView):
@@ -123,6 +134,12 @@ class HistoryView(LoyaltyAPIView, generics.ListAPIView):
         return LedgerEntry.objects.filter(account__user=self.request.user).select_related(
             "order", "voucher__loyalty_redemption__order"
         )
+
+    def paginate_queryset(self, queryset):
+        """A page of entries, with the rewards their reasons name (one query)."""
+        page = super().paginate_queryset(queryset)
+        reasons.prefetch(page or [])
+        return page
 
     @documented(
         summary="Balance history",

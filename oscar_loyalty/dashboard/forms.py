@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_class, get_model
 from oscar.forms import widgets
@@ -8,6 +9,7 @@ from oscar.forms import widgets
 from ..coupons import brands
 from ..coupons.applying import normalise
 from ..coupons.creation import FIXED, FREE_SHIPPING, PERCENTAGE, CouponSpec, offer_of
+from ..i18n import other_languages
 from ..ledger import MAX_POINTS, MAX_REASON_LENGTH
 from ..models import BonusCampaign, BrandExclusion, Reward
 
@@ -149,7 +151,56 @@ def initial_for(voucher) -> dict:
     }
 
 
-class RewardForm(forms.ModelForm):
+class TranslatedNamesMixin:
+    """A text field in each of the shop's other languages, kept in ``<field>_translations``.
+
+    For a model form whose model has ``<field>`` and a ``<field>_translations``
+    JSONField (``{language code: text}``); each language's field follows the
+    field it translates. Left empty, pages show the field itself. Languages no
+    longer in ``LANGUAGES`` keep what was stored for them.
+    """
+
+    translated_fields: tuple[str, ...] = ("name",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        order = list(self.fields)
+        for field in self.translated_fields:
+            model_field = self._meta.model._meta.get_field(field)
+            stored = getattr(self.instance, f"{field}_translations", None) or {}
+            at = order.index(field) + 1
+            for code, language in other_languages():
+                name = self.translation_field(field, code)
+                self.fields[name] = forms.CharField(
+                    label=_("%(field)s in %(language)s")
+                    % {"field": capfirst(model_field.verbose_name), "language": language},
+                    max_length=model_field.max_length,
+                    required=False,
+                    initial=stored.get(code, ""),
+                    help_text=_("Empty: the name above."),
+                )
+                order.insert(at, name)
+                at += 1
+        self.order_fields(order)
+
+    @staticmethod
+    def translation_field(field: str, code: str) -> str:
+        return f"{field}_{code.replace('-', '_')}"
+
+    def save(self, commit=True):
+        for field in self.translated_fields:
+            stored = dict(getattr(self.instance, f"{field}_translations", None) or {})
+            for code, _language in other_languages():
+                text = (self.cleaned_data.get(self.translation_field(field, code)) or "").strip()
+                if text:
+                    stored[code] = text
+                else:
+                    stored.pop(code, None)
+            setattr(self.instance, f"{field}_translations", stored)
+        return super().save(commit)
+
+
+class RewardForm(TranslatedNamesMixin, forms.ModelForm):
     class Meta:
         model = Reward
         fields = [

@@ -10,7 +10,7 @@ from django.db.models import Count, Q
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
@@ -19,7 +19,7 @@ from .. import accounting, importing, kpis, privacy, referrals, tasks
 from ..coupons import codes
 from ..coupons.creation import offer_of, save_coupon
 from ..exceptions import LoyaltyError
-from ..models import BonusCampaign, ImportRun, Referral, Reward
+from ..models import Account, BonusCampaign, ImportRun, Referral, Reward
 from ..views import json_download
 from . import charts, service
 from .forms import (
@@ -348,6 +348,14 @@ class CustomerDetailView(generic.DetailView):
 
     def get_queryset(self):
         return User.objects.select_related("loyalty_account")
+
+    def get(self, request, *args, **kwargs):
+        if request.GET.get("format") == "csv":
+            customer = self.get_object()
+            account = Account.objects.filter(user=customer).first()
+            rows = service.history_rows(account, language=translation.get_language())
+            return _csv_response(rows, f"points-history-{customer.pk}.csv")
+        return super().get(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

@@ -12,6 +12,11 @@ Every change of a balance goes through one of the verbs below: ``earn``,
 * raises ``LedgerError`` (``InsufficientPoints`` when overdrawing) for bad
   input, having written nothing.
 
+``reason`` is a ``reasons.Reason`` (a code and its parameters), so every
+reader sees it in their own language (docs/ledger.rst lists the codes). Plain
+text is stored as it is, and shown to everyone as written: a staff member's
+adjustment is that, and becomes ``staff_adjustment`` with the text.
+
 No other module may create ``LedgerEntry`` rows or change balances; the
 periodic jobs post many entries at once through ``ledger.bulk``, which keeps
 the same rules in a few set-based statements.
@@ -33,7 +38,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import keys, signals
+from .. import keys, reasons, signals
 from ..conf import loyalty_settings
 from ..exceptions import InsufficientPoints, LedgerError
 from ..models import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
@@ -68,8 +73,9 @@ __all__ = [
 AccountRef = Account | int
 OrderRef: TypeAlias = "AbstractOrder | int | None"
 VoucherRef: TypeAlias = "AbstractVoucher | int | None"
-# What the customer reads: text, or lazily translated text (stored as text).
-Reason: TypeAlias = "StrOrPromise"
+# What the customer reads: a coded reason (rendered in the reader's language),
+# or text, shown as written.
+Reason: TypeAlias = "reasons.Reason | StrOrPromise"
 _Posted = TypeVar("_Posted", LedgerEntry, LedgerEntry | None)
 
 MAX_POINTS = 1_000_000_000
@@ -203,7 +209,7 @@ def expire(lot: PointsLot, *, reason: Reason = "", key: str | None = None) -> Le
     if not isinstance(lot, PointsLot) or lot.pk is None:
         raise LedgerError(_("Only a saved points lot can expire."))
     key = key or keys.lot_expire(lot.pk)
-    reason = reason or str(_("Expired"))
+    reason = reason or reasons.Reason(reasons.EXPIRED)
 
     def post(acct: Account) -> LedgerEntry | None:
         fresh = PointsLot.objects.get(pk=lot.pk)
@@ -263,7 +269,12 @@ def adjust(
     reason: Reason,
     staff_user: AbstractBaseUser | None,
 ) -> LedgerEntry:
-    """A staff member's correction, up or down, with the reason the customer will read."""
+    """A staff member's correction, up or down, with the reason the customer will read.
+
+    Text is the staff member's own words (``staff_adjustment``), shown as written.
+    """
+    if not isinstance(reason, reasons.Reason):
+        reason = reasons.staff_adjustment(str(reason or ""))
     if isinstance(points, bool) or not isinstance(points, int) or points == 0:
         raise LedgerError(_("Points must be a non-zero whole number."))
     _check_points(abs(points))
@@ -290,7 +301,7 @@ def _forfeit_if_closed(acct: Account) -> None:
     if acct.closed_at is None:
         return
     for lot in PointsLot.objects.filter(account_id=acct.pk, remaining__gt=0).order_by("id"):
-        expire(lot, reason=_("Customer account deleted"), key=keys.lot_close(lot.pk))
+        expire(lot, reason=reasons.Reason(reasons.ACCOUNT_DELETED), key=keys.lot_close(lot.pk))
     acct.refresh_from_db(fields=["balance"])
 
 
@@ -300,7 +311,8 @@ def close_account(account: AccountRef) -> int:
     What is left of the balance is forfeited (an expiry per open lot, key
     ``close:lot:<id>``), so the shop owes nobody; the free-text reasons staff
     wrote on adjustments, which may name the customer, become the kind's label
-    (the only change ever made to a posted entry); and the account is detached
+    (code ``adjustment``: the only change ever made to a posted entry); and the
+    account is detached
     from the customer. Returns the points forfeited. Closing twice forfeits once.
     """
     pk = account.pk if isinstance(account, Account) else account
@@ -310,10 +322,13 @@ def close_account(account: AccountRef) -> int:
             raise LedgerError(_("Unknown points account %(account)r.") % {"account": account})
         forfeited = 0
         for lot in PointsLot.objects.filter(account_id=pk, remaining__gt=0).order_by("id"):
-            entry = expire(lot, reason=_("Customer account deleted"), key=keys.lot_close(lot.pk))
+            entry = expire(
+                lot, reason=reasons.Reason(reasons.ACCOUNT_DELETED), key=keys.lot_close(lot.pk)
+            )
             forfeited -= entry.points if entry else 0
+        adjusted = reasons.Reason(reasons.ADJUSTMENT)
         LedgerEntry.objects.filter(account_id=pk, kind=Kind.ADJUSTMENT).update(
-            reason=str(Kind.ADJUSTMENT.label)
+            reason=str(adjusted), reason_code=adjusted.code, reason_params={}
         )
         Account.objects.filter(pk=pk).update(user=None, closed_at=acct.closed_at or timezone.now())
     return forfeited
@@ -441,12 +456,15 @@ def _write(
         acct.last_activity_at = now
         fields.append("last_activity_at")
     acct.save(update_fields=fields)
+    code, params = _coded(reason)
     return LedgerEntry.objects.create(
         account=acct,
         kind=kind,
         points=points,
         balance_after=acct.balance,
         reason=str(reason),
+        reason_code=code,
+        reason_params=params,
         idempotency_key=key,
         created_at=now,
         order_id=getattr(order, "pk", order),
@@ -454,6 +472,13 @@ def _write(
         reverses_id=getattr(reverses, "pk", reverses),
         staff_user_id=getattr(staff_user, "pk", None),
     )
+
+
+def _coded(reason: Reason) -> tuple[str, dict]:
+    """The code and parameters stored for ``reason`` (none for plain text)."""
+    if isinstance(reason, reasons.Reason):
+        return reason.code, dict(reason.params)
+    return "", {}
 
 
 def _new_lot(
@@ -534,6 +559,7 @@ def _park_shortfall(
         .order_by("-id")
     )
     parked = []
+    code, params = _coded(reason)
     for spend in spends:
         n = min(points, spend.free)
         parked.append(
@@ -544,6 +570,8 @@ def _park_shortfall(
                 reverses=reverses,
                 order_id=getattr(order, "pk", order),
                 reason=str(reason),
+                reason_code=code,
+                reason_params=params,
                 points=n,
             )
         )
@@ -566,7 +594,9 @@ def _settle_shortfalls(
             Kind.CLAWBACK,
             -n,
             keys.shortfall_take(shortfall.pk, restore_entry.pk),
-            shortfall.reason,
+            reasons.Reason(shortfall.reason_code, shortfall.reason_params)
+            if shortfall.reason_code
+            else shortfall.reason,
             order=shortfall.order_id,
             reverses=shortfall.reverses_id,
         )

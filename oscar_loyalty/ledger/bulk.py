@@ -13,6 +13,7 @@ elsewhere the chunk is read, then posted by ``earn_awards``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -22,7 +23,7 @@ from django.db.backends.utils import CursorWrapper
 from django.db.models import Q
 from oscar.core.loading import get_model
 
-from .. import keys, signals
+from .. import keys, reasons, signals
 from ..models import Account, LedgerEntry, LotConsumption, PendingAward, PointsLot
 from . import default_expiry
 
@@ -31,12 +32,18 @@ Kind = LedgerEntry.Kind
 Position = tuple[datetime, int]
 
 
+# The reasons' codes and source texts; an order's number goes in the text and
+# in the parameters (``{"number": ...}``), built in SQL.
+ORDER_REASON = reasons.Reason(reasons.ORDER, {"number": ""})
+REFERRAL_REASON = reasons.Reason(reasons.REFERRAL)
+
+
 def order_reason(number: str) -> str:
-    return f"Order {number}"
+    """The source text of an order's earn (what the SQL below builds)."""
+    return str(reasons.order(number))
 
 
-REFERRAL_REASON = "Referral: a friend's first order"
-IMPORT_REASON = "Points from a previous loyalty program"
+IMPORT_REASON = reasons.Reason(reasons.IMPORTED)
 
 
 class ImportedLot(NamedTuple):
@@ -81,11 +88,11 @@ def _import_lots_pg(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
                 WHERE NOT EXISTS (SELECT 1 FROM {t.entry} e WHERE e.idempotency_key = i.key)
             ), entries AS (
                 INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
-                                       idempotency_key, created_at)
+                                       reason_code, reason_params, idempotency_key, created_at)
                 SELECT n.account_id, %(kind)s, n.points,
                        acc.balance
                        + SUM(n.points) OVER (PARTITION BY n.account_id ORDER BY n.n),
-                       %(reason)s, n.key, %(now)s
+                       %(reason)s, %(code)s, '{{}}'::jsonb, n.key, %(now)s
                 FROM new n JOIN {t.account} acc ON acc.id = n.account_id
                 RETURNING id, account_id, points, idempotency_key
             ), lots AS (
@@ -108,7 +115,8 @@ def _import_lots_pg(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
                 "expires": [lot.expires_at for lot in lots],
                 "keys": [lot.key for lot in lots],
                 "kind": Kind.EARN,
-                "reason": IMPORT_REASON,
+                "reason": str(IMPORT_REASON),
+                "code": IMPORT_REASON.code,
                 "now": now,
             },
         )
@@ -137,7 +145,9 @@ def _import_lots_portable(lots: Sequence[ImportedLot], now: datetime) -> set[str
                 kind=Kind.EARN,
                 points=lot.points,
                 balance_after=balances[lot.account_id],
-                reason=IMPORT_REASON,
+                reason=str(IMPORT_REASON),
+                reason_code=IMPORT_REASON.code,
+                reason_params={},
                 idempotency_key=lot.key,
                 created_at=now,
             )
@@ -192,10 +202,14 @@ def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
         cursor.execute(
             f"""
             INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
-                                   idempotency_key, created_at, order_id)
+                                   reason_code, reason_params, idempotency_key, created_at,
+                                   order_id)
             SELECT a.account_id, %s, a.points,
                    acc.balance + SUM(a.points) OVER (PARTITION BY a.account_id ORDER BY a.id),
                    CASE WHEN a.referral_id IS NULL THEN {_concat("%s", "o.number")} ELSE %s END,
+                   CASE WHEN a.referral_id IS NULL THEN %s ELSE %s END,
+                   CASE WHEN a.referral_id IS NULL THEN {_json_number("o.number")}
+                        ELSE {_json_empty()} END,
                    {key}, %s,
                    CASE WHEN a.referral_id IS NULL THEN a.order_id END
             FROM {t.award} a
@@ -208,7 +222,9 @@ def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
             [
                 Kind.EARN,
                 order_reason(""),
-                REFERRAL_REASON,
+                str(REFERRAL_REASON),
+                ORDER_REASON.code,
+                REFERRAL_REASON.code,
                 *key_params,
                 _db(now),
                 *award_ids,
@@ -308,12 +324,17 @@ def _earn_due_awards_pg(
                 WHERE c.points > 0
             ), entries AS (
                 INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
-                                       idempotency_key, created_at, order_id)
+                                       reason_code, reason_params, idempotency_key,
+                                       created_at, order_id)
                 SELECT d.account_id, %(kind)s, d.points,
                        acc.balance
                        + SUM(d.points) OVER (PARTITION BY d.account_id ORDER BY d.id),
                        CASE WHEN d.referral_id IS NULL THEN %(order_reason)s || d.number
                             ELSE %(referral_reason)s END,
+                       CASE WHEN d.referral_id IS NULL THEN %(order_code)s
+                            ELSE %(referral_code)s END,
+                       CASE WHEN d.referral_id IS NULL THEN jsonb_build_object('number', d.number)
+                            ELSE '{{}}'::jsonb END,
                        d.key, %(now)s,
                        CASE WHEN d.referral_id IS NULL THEN d.order_id END
                 FROM due d JOIN accounts acc ON acc.id = d.account_id
@@ -348,7 +369,9 @@ def _earn_due_awards_pg(
                 "referral_key": keys.REFERRAL_EARN,
                 "kind": Kind.EARN,
                 "order_reason": order_reason(""),
-                "referral_reason": REFERRAL_REASON,
+                "referral_reason": str(REFERRAL_REASON),
+                "order_code": ORDER_REASON.code,
+                "referral_code": REFERRAL_REASON.code,
                 "expires": default_expiry(now),
             },
         )
@@ -361,7 +384,7 @@ def _earn_due_awards_pg(
     return len(entry_ids), (last_at, last_id)
 
 
-def expire_lots(lot_ids: Iterable[int], now: datetime, reason: str) -> int:
+def expire_lots(lot_ids: Iterable[int], now: datetime, reason: reasons.Reason) -> int:
     """Expire what is left of these lots, under the keys ``expire:lot:<id>``."""
     lot_ids = list(lot_ids)
     if not lot_ids:
@@ -373,17 +396,26 @@ def expire_lots(lot_ids: Iterable[int], now: datetime, reason: str) -> int:
         cursor.execute(
             f"""
             INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
-                                   idempotency_key, created_at)
+                                   reason_code, reason_params, idempotency_key, created_at)
             SELECT l.account_id, %s, -l.remaining,
                    acc.balance - SUM(l.remaining) OVER (PARTITION BY l.account_id ORDER BY l.id),
-                   %s, {_concat("%s", _text("l.id"))}, %s
+                   %s, %s, {_json_literal()}, {_concat("%s", _text("l.id"))}, %s
             FROM {t.lot} l JOIN {t.account} acc ON acc.id = l.account_id
             WHERE l.id IN ({ids}) AND l.remaining > 0
               AND NOT EXISTS (SELECT 1 FROM {t.entry} e
                               WHERE e.idempotency_key = {_concat("%s", _text("l.id"))})
             RETURNING id
             """,
-            [Kind.EXPIRE, str(reason), keys.LOT_EXPIRE, _db(now), *lot_ids, keys.LOT_EXPIRE],
+            [
+                Kind.EXPIRE,
+                str(reason),
+                reason.code,
+                json.dumps(dict(reason.params)),
+                keys.LOT_EXPIRE,
+                _db(now),
+                *lot_ids,
+                keys.LOT_EXPIRE,
+            ],
         )
         posted = cursor.fetchall()
         if not posted:
@@ -419,6 +451,22 @@ class _Tables:
         self.award = qn(PendingAward._meta.db_table)
         self.consumption = qn(LotConsumption._meta.db_table)
         self.order = qn(get_model("order", "Order")._meta.db_table)
+
+
+def _json_number(column: str) -> str:
+    """SQL building ``{"number": <column>}`` as the backend stores a JSONField."""
+    if connection.vendor == "postgresql":
+        return f"jsonb_build_object('number', {column})"
+    return f"JSON_OBJECT('number', {column})"
+
+
+def _json_empty() -> str:
+    return "'{}'::jsonb" if connection.vendor == "postgresql" else "JSON_OBJECT()"
+
+
+def _json_literal() -> str:
+    """A JSON parameter (``%s``, a ``json.dumps`` text) as the backend stores a JSONField."""
+    return "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
 
 
 def _in(values: Sequence[object]) -> str:

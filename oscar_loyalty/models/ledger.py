@@ -12,7 +12,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import keys
+from .. import reasons
 
 
 class Account(models.Model):
@@ -68,6 +68,10 @@ class LedgerEntry(models.Model):
     kind = models.CharField(_("Kind"), max_length=16, choices=Kind.choices)
     points = models.IntegerField(_("Points"), help_text=_("Positive adds, negative takes away."))
     balance_after = models.BigIntegerField(_("Balance after"))
+    # Why, as a code and its parameters (``reasons``), read in the reader's
+    # language; ``reason`` keeps the same text in the source language.
+    reason_code = models.CharField(_("Reason code"), max_length=32, blank=True, default="")
+    reason_params = models.JSONField(_("Reason parameters"), default=dict, blank=True)
     reason = models.CharField(_("Reason"), max_length=255)
     idempotency_key = models.CharField(_("Idempotency key"), max_length=128, unique=True)
     created_at = models.DateTimeField(_("Date"), default=timezone.now)
@@ -127,40 +131,32 @@ class LedgerEntry(models.Model):
     def __str__(self):
         return f"{self.get_kind_display()} {self.points:+d}: {self.reason}"
 
-    def customer_reason(self):
-        """Why the balance changed, in the customer's language.
+    def customer_reason(self) -> str:
+        """Why the balance changed, in the reader's language (the active one).
 
-        Built from the kind and the cause where they say it all; otherwise the
-        stored reason (a staff member's words for an adjustment, for instance).
-        Select ``order`` and ``voucher__loyalty_redemption__order`` with the
-        entries: a spend learns its order from its voucher once the order is
-        placed (entries themselves are never updated).
+        Rendered from ``reason_code`` and ``reason_params`` (see ``reasons``);
+        the stored text for an entry without a code the plugin knows. Points
+        used at checkout say which order used them: select ``order`` and
+        ``voucher__loyalty_redemption__order`` with the entries (a spend learns
+        its order from its voucher once the order is placed, and entries are
+        never updated), and call ``reasons.prefetch`` on a page of entries so
+        rewards' names cost one query.
         """
-        Kind = self.Kind
-        number = self.order.number if self.order_id else None
-        if self.kind == Kind.SPEND and number is None and self.voucher_id:
+        if self.kind == self.Kind.SPEND and self.reason_code in (reasons.CHECKOUT, ""):
+            number = self._spend_order_number()
+            if number:
+                return _("Used in order %(number)s") % {"number": number}
+        row = getattr(self, "_reason_row", None)
+        return reasons.render(self.reason_code, self.reason_params, self.reason, row)
+
+    def _spend_order_number(self) -> str | None:
+        if self.order_id:
+            return self.order.number
+        if self.voucher_id:
             redemption = getattr(self.voucher, "loyalty_redemption", None)
             if redemption is not None and redemption.order_id:
-                number = redemption.order.number
-        if number and self.kind in (Kind.EARN, Kind.SPEND, Kind.CLAWBACK):
-            text = {
-                Kind.EARN: _("Order %(number)s"),
-                Kind.SPEND: _("Used in order %(number)s"),
-                Kind.CLAWBACK: _("Order %(number)s refunded"),
-            }[self.kind]
-            return text % {"number": number}
-        if self.kind == Kind.EXPIRE:
-            return _("Expired")
-        cause = keys.parse(self.idempotency_key)
-        if cause is not None and cause.verb == "earn" and cause.cause == keys.REFERRAL:
-            return _("A friend you referred placed their first order")
-        if cause is not None and cause.verb == "earn" and cause.cause == keys.WELCOME:
-            return _("Welcome bonus")
-        if cause is not None and cause.verb == "earn" and cause.cause == keys.IMPORTED:
-            return _("Points brought from your previous rewards program")
-        if cause is not None and cause.cause == keys.TILL:
-            return _("In-store purchase") if cause.verb == "earn" else _("Points used in store")
-        return self.reason
+                return redemption.order.number
+        return None
 
 
 class PointsLot(models.Model):
@@ -270,6 +266,9 @@ class Shortfall(models.Model):
         verbose_name=_("Order"),
     )
     reason = models.CharField(_("Reason"), max_length=255)
+    # The clawback's reason, for the entries that take the shortfall later.
+    reason_code = models.CharField(_("Reason code"), max_length=32, blank=True, default="")
+    reason_params = models.JSONField(_("Reason parameters"), default=dict, blank=True)
     points = models.PositiveIntegerField(_("Points"))
     taken = models.PositiveIntegerField(_("Taken since"), default=0)
     created_at = models.DateTimeField(_("Created"), default=timezone.now)

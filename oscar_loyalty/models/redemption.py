@@ -13,6 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_class, get_model
 from oscar.templatetags.currency_filters import currency
 
+from ..i18n import translated
 from .ledger import Account
 from .referrals import Referral
 
@@ -36,6 +37,9 @@ class Reward(models.Model):
         FREE_PRODUCT = "free_product", _("Free product")
 
     name = models.CharField(_("Name"), max_length=128)
+    # The name in other languages, {language code: name}: pages show
+    # ``display_name``, the reader's language or ``name``.
+    name_translations = models.JSONField(_("Name in other languages"), default=dict, blank=True)
     description = models.TextField(_("Description"), blank=True)
     kind = models.CharField(_("Kind"), max_length=16, choices=Kind.choices)
     cost = models.PositiveIntegerField(_("Cost in points"))
@@ -72,6 +76,11 @@ class Reward(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def display_name(self) -> str:
+        """The name in the reader's language, if the merchant translated it."""
+        return translated(self.name_translations, self.name)
 
     @property
     def left(self):

@@ -57,7 +57,7 @@ def test_in_store_purchase_earns_at_the_store_rate_once_per_key(till, customer, 
     assert first.status_code == 201
     body = first.json()
     assert (body["kind"], body["points"], body["balance_after"]) == ("earn", 12, 12)
-    assert body["reason"] == "In-store purchase"
+    assert body["reason"] == "In-store purchase R-1042"  # the receipt the customer holds
     again = post(till, customer, "award", {"amount": "125.50", "reference": "R-1042"})
     assert again.status_code == 201 and again.json() == body
     entry = LedgerEntry.objects.get(idempotency_key=f"earn:till:{KEY}")

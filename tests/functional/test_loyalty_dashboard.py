@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_loyalty import ledger
-from oscar_loyalty.models import BonusCampaign, LedgerEntry, PendingAward, Referral
+from oscar_loyalty import ledger, reasons, redemption
+from oscar_loyalty.models import BonusCampaign, LedgerEntry, PendingAward, Referral, Reward
 
 pytestmark = pytest.mark.django_db
 User = get_model("auth", "User")
@@ -173,7 +173,7 @@ def test_the_customer_page_shows_balance_pending_lots_and_ledger_with_reasons(
         original_points=9,
         matures_at=timezone.now() + timedelta(days=27),
     )
-    ledger.earn(account, 30, key="earn:welcome:1", reason="stored")
+    ledger.earn(account, 30, key="earn:welcome:1", reason=reasons.Reason(reasons.WELCOME_BONUS))
     ledger.adjust(account, -5, key="k", reason="Duplicate order", staff_user=staff)
     page = django_app.get(BASE + f"customers/{customer.pk}/", user=staff)
     assert page.html.select_one("#customer-balance").text == "25"
@@ -182,6 +182,45 @@ def test_the_customer_page_shows_balance_pending_lots_and_ledger_with_reasons(
     ledger_rows = [r.text for r in page.html.select("#customer-ledger tbody tr")]
     assert "Duplicate order" in ledger_rows[0] and "staff@example.com" in ledger_rows[0]
     assert "Welcome bonus" in ledger_rows[1]
+
+
+def test_a_customers_history_as_csv_in_the_staff_members_language(django_app, staff, customer):
+    account = ledger.get_account(customer)
+    ledger.earn(account, 100, key="earn:welcome:1", reason=reasons.Reason(reasons.WELCOME_BONUS))
+    shipping = Reward.objects.create(
+        name="Free shipping",
+        name_translations={"es": "Envío gratis"},
+        kind=Reward.Kind.FREE_SHIPPING,
+        cost=30,
+    )
+    redemption.claim_reward(customer, shipping.pk)
+    ledger.adjust(account, -5, key="k", reason="=HYPERLINK(1)", staff_user=staff)
+    page = django_app.get(f"/es{BASE}customers/{customer.pk}/", user=staff)
+    assert page.html.select_one("#history-csv")
+    response = django_app.get(f"/es{BASE}customers/{customer.pk}/?format=csv", user=staff)
+    assert response.content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO(b"".join(response.app_iter).decode())))
+    assert rows[0][4] == "Motivo que ve el cliente"
+    assert [(row[2], row[4]) for row in rows[1:]] == [
+        ("-5", "'=HYPERLINK(1)"),  # a spreadsheet does not run it
+        ("-30", "Recompensa: Envío gratis"),
+        ("100", "Bono de bienvenida"),
+    ]
+
+
+def test_the_csv_of_a_customer_without_points_is_its_header(django_app, staff, customer):
+    response = django_app.get(f"{BASE}customers/{customer.pk}/?format=csv", user=staff)
+    assert b"".join(response.app_iter).decode().splitlines() == [
+        "Date,Kind,Points,Balance after,Reason the customer sees,Order,Staff user"
+    ]
+
+
+def test_customers_csv_is_staff_only(django_app, customer):
+    response = django_app.get(
+        f"{BASE}customers/{customer.pk}/?format=csv", user=customer, expect_errors=True
+    )
+    assert response.status_code in (302, 403)
+    assert response.content_type != "text/csv"
 
 
 def adjust_form(app, staff, customer):

@@ -256,6 +256,18 @@ def test_matured_points_are_announced(customer, place_order):
     assert "List-Unsubscribe" not in message.extra_headers  # not marketing
 
 
+def test_matured_points_say_which_order_in_the_customers_language(customer, place_order):
+    """The reasons are rendered as the email is written, in the customer's language."""
+    consent(customer, marketing=False, language="es")
+    order = at(datetime(2026, 1, 1, tzinfo=UTC), place_order, customer, [("120.00", 1)])
+    at(datetime(2026, 1, 31, tzinfo=UTC), awards.mature_due_awards)  # the job speaks English
+    entry = ledger.get_account(customer).entries.get()
+    notifications.send_points_available([entry.pk])
+    message = only()
+    assert f"- Pedido {order.number}: 12 puntos" in message.body
+    assert f"<li>Pedido {order.number}: 12 puntos</li>" in html(message)
+
+
 def test_the_maturing_job_has_its_customers_told(
     customer, place_order, django_capture_on_commit_callbacks
 ):
