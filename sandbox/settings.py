@@ -103,6 +103,8 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_SIGNUP_FORM_CLASS = "oscar_loyalty.forms.SignupForm"
 ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+# After signing up or in, the customer stays in the language they used.
+ACCOUNT_ADAPTER = "oscar_loyalty.accounts.AccountAdapter"
 
 # Oscar browses its catalogue through Haystack: Whoosh needs no search server.
 HAYSTACK_CONNECTIONS = {
