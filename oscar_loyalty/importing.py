@@ -101,7 +101,7 @@ def run(
     ImportRejection.objects.filter(run=import_run).delete()
     totals = Totals()
     now = timezone.now()
-    # Entries after this one were posted by this run: a key among them is a duplicate row.
+    # Entries after this one, at this time, were posted by this run.
     last_before = LedgerEntry.objects.aggregate(last=Max("pk"))["last"] or 0
     counted = _CountingReader(stream)
     reader, header = _reader(counted)
@@ -325,11 +325,12 @@ def _import_chunk(chunk: list[_Row], now: datetime, last_before: int, totals: To
         lots[row.key] = ImportedLot(
             accounts[row.user_id], row.points, expires_at(row.expires_on, now), row.key
         )
-    # A key posted earlier in this run (by an earlier chunk) is a duplicate row.
+    # A key posted earlier in this run (by an earlier chunk: after the run began, at the
+    # run's time) is a duplicate row; one posted by another run is already imported.
     earlier = set(
-        LedgerEntry.objects.filter(idempotency_key__in=list(lots), pk__gt=last_before).values_list(
-            "idempotency_key", flat=True
-        )
+        LedgerEntry.objects.filter(
+            idempotency_key__in=list(lots), pk__gt=last_before, created_at=now
+        ).values_list("idempotency_key", flat=True)
     )
     for row in valid:
         if row.key in earlier and not row.errors:

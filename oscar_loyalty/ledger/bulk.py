@@ -1,4 +1,5 @@
-"""Set-based posting, for the periodic jobs: many ledger entries in a few statements.
+"""Set-based posting, for the periodic jobs and imports: many ledger entries in a few
+statements.
 
 The same rules as the verbs in ``ledger`` (this package is the only other
 writer of entries): the caller runs each function inside a transaction; the
@@ -60,7 +61,8 @@ def import_lots(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
     """Post each lot as an earn entry with its own lot and expiry; returns the keys posted.
 
     Keys already in the ledger are skipped (the same file imported twice posts
-    once); the caller passes each key once. The accounts are locked in id order
+    once), and so are closed accounts (a customer erased while the file was
+    being read); the caller passes each key once. The accounts are locked in id order
     first, in a statement of their own, so the insert's snapshot sees any entry
     committed by a writer we waited for. On PostgreSQL entries, lots and
     balances are written by one statement from arrays (no model instances);
@@ -94,6 +96,7 @@ def _import_lots_pg(lots: Sequence[ImportedLot], now: datetime) -> set[str]:
                        + SUM(n.points) OVER (PARTITION BY n.account_id ORDER BY n.n),
                        %(reason)s, %(code)s, '{{}}'::jsonb, n.key, %(now)s
                 FROM new n JOIN {t.account} acc ON acc.id = n.account_id
+                WHERE acc.closed_at IS NULL
                 RETURNING id, account_id, points, idempotency_key
             ), lots AS (
                 INSERT INTO {t.lot} (account_id, entry_id, points, remaining, earned_at,
@@ -130,12 +133,14 @@ def _import_lots_portable(lots: Sequence[ImportedLot], now: datetime) -> set[str
             "idempotency_key", flat=True
         )
     )
-    new = [lot for lot in lots if lot.key not in posted]
+    balances = dict(
+        Account.objects.filter(
+            pk__in={lot.account_id for lot in lots}, closed_at__isnull=True
+        ).values_list("pk", "balance")
+    )
+    new = [lot for lot in lots if lot.key not in posted and lot.account_id in balances]
     if not new:
         return set()
-    balances = dict(
-        Account.objects.filter(pk__in={lot.account_id for lot in new}).values_list("pk", "balance")
-    )
     entries = []
     for lot in new:
         balances[lot.account_id] += lot.points

@@ -4,6 +4,7 @@ And of the features that meet in the ledger: orders, points vouchers,
 cancellations, refunds and the unused-voucher job.
 """
 
+import io
 import uuid
 from datetime import timedelta
 from decimal import Decimal as D
@@ -25,8 +26,15 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import awards, ledger, redemption
-from oscar_loyalty.models import LedgerEntry, PendingAward, PointsLot, Redemption, Shortfall
+from oscar_loyalty import awards, importing, keys, ledger, privacy, redemption
+from oscar_loyalty.models import (
+    ImportRun,
+    LedgerEntry,
+    PendingAward,
+    PointsLot,
+    Redemption,
+    Shortfall,
+)
 
 Basket = get_model("basket", "Basket")
 OrderDiscount = get_model("order", "OrderDiscount")
@@ -203,7 +211,7 @@ def test_ledger_invariants_hold_for_random_operation_sequences():
 
 
 class CrossFeatureMachine(RuleBasedStateMachine):
-    """Orders, points vouchers, cancellations and refunds, in any order.
+    """Orders, points vouchers, cancellations, refunds, imports and erasing, in any order.
 
     Each step goes through the public flows (Oscar's order creation, status
     changes and basket signals, the periodic jobs); after every step the ledger
@@ -221,6 +229,9 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         self.orders = []
         self.baskets = []  # baskets holding a points voucher not used yet
         self.submitted = []  # baskets of orders placed with a points voucher
+        self.imported = set()  # import keys posted
+        self.erased = False
+        self.staff = get_user_model().objects.create_user(f"s{uid[:29]}", is_staff=True)
 
     def basket(self, quantities):
         basket = Basket.objects.create(owner=self.user)
@@ -239,12 +250,43 @@ class CrossFeatureMachine(RuleBasedStateMachine):
     def later(self):
         return timezone.now() + timedelta(days=400)
 
-    @rule(quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)))
-    def earn_from_an_order(self, quantities):
+    @precondition(lambda self: not self.erased)
+    @rule(quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)), mature=st.booleans())
+    def earn_from_an_order(self, quantities, mature):
         self.orders.append(create_order(basket=self.basket(quantities), user=self.user))
+        if mature:  # else the award stays pending until a later step matures it
+            awards.mature_due_awards(now=self.later())
+
+    @rule()
+    def mature_awards(self):
         awards.mature_due_awards(now=self.later())
 
-    @precondition(lambda self: self.account_balance() >= 10)
+    @precondition(lambda self: not self.erased)
+    @rule(points=st.integers(1, 300), months=st.integers(1, 24), again=st.booleans())
+    def import_points_from_another_program(self, points, months, again):
+        """A customer who may already have points, vouchers and refunds brings more."""
+        day = timezone.localdate() + timedelta(days=30 * months)
+        text = f"email,points,expires_on\n{self.user.email},{points},{day}\n".encode()
+        key = keys.import_lot(self.user.pk, day, points)
+        before = self.account_balance()
+        for _time in range(2 if again else 1):
+            run = ImportRun.objects.create(name="points.csv")
+            importing.run(run, io.BytesIO(text))
+        expected = before if key in self.imported else before + points
+        assert self.account_balance() == expected, "an import posted twice or not at all"
+        self.imported.add(key)
+
+    @rule()
+    def erase_the_customer(self):
+        """Staff erase the customer, whatever is open: a points voucher, a pending award."""
+        privacy.erase(self.user, requested_by=self.staff)
+        self.erased = True
+        self.baskets = []  # their points vouchers gave their points back
+        assert not PendingAward.objects.filter(
+            account=self.account, status=PendingAward.Status.PENDING
+        ).exists()
+
+    @precondition(lambda self: not self.erased and self.account_balance() >= 10)
     @rule(data=st.data(), quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)))
     def redeem_into_a_voucher(self, data, quantities):
         basket = self.basket(quantities)
@@ -335,12 +377,31 @@ class CrossFeatureMachine(RuleBasedStateMachine):
             .values_list("points", flat=True)
         )
         held, clawed, earned = self.account_balance(), -total("clawback"), total("earn")
-        assert held + clawed + spent == earned
+        forfeited = -total("expire")  # only erasing expires points here
+        assert held + clawed + spent + forfeited == earned
+
+    @invariant()
+    def an_erased_account_holds_nothing_and_no_open_voucher(self):
+        if not self.erased:
+            return
+        self.account.refresh_from_db()
+        assert self.account.user_id is None and self.account.balance == 0
+        assert not Redemption.objects.filter(
+            account=self.account, status=Redemption.Status.ACTIVE
+        ).exists()
 
     @invariant()
     def points_a_refund_took_never_come_back(self):
-        """What is held or spent, less what waits to be taken, is what the orders kept."""
-        kept = sum(
+        """What is held or spent, less what waits to be taken, is what the orders kept
+        (and the imports brought). Erasing forfeits what is held, so it ends here."""
+        if self.erased:
+            return
+        imported = sum(
+            LedgerEntry.objects.filter(
+                account=self.account, idempotency_key__startswith=keys.IMPORT
+            ).values_list("points", flat=True)
+        )
+        kept = imported + sum(
             PendingAward.objects.filter(
                 account=self.account, status=PendingAward.Status.EARNED
             ).values_list("points", flat=True)
