@@ -159,6 +159,13 @@ def check_settings(app_configs=None, **kwargs):
                 175,
             )
         )
+    chunk = s.TIER_CHUNK_SIZE
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or not 1 <= chunk <= 100_000:
+        errors.append(
+            _error(
+                "TIER_CHUNK_SIZE", f"must be a whole number from 1 to 100000, got {chunk!r}.", 181
+            )
+        )
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))

@@ -117,6 +117,8 @@ DEFAULTS = {
     "EMAILS_PER_MINUTE": 600,
     # The most points one row of an import file may bring (larger rows are refused).
     "IMPORT_MAX_POINTS": 1_000_000,
+    # How many customers' tiers the recompute reads and writes per chunk.
+    "TIER_CHUNK_SIZE": 5000,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
 }

@@ -18,6 +18,7 @@ from oscar.core.loading import get_model
 
 from .conf import get_rule, loyalty_settings
 from .models import BonusCampaign
+from .tiers import multiplier_for
 
 ProductCategory = get_model("catalogue", "ProductCategory")
 
@@ -44,17 +45,25 @@ class EarningRule:
         return line.line_price_excl_tax
 
     def line_values(self, order, lines=None) -> dict[str, Decimal]:
-        """Each line's amount times its campaign multiplier, by line id.
+        """Each line's amount times its campaign multiplier and the customer's tier
+        multiplier, by line id.
 
-        ``lines`` may be given (with their products) to save the query.
+        ``lines`` may be given (with their products) to save the query. The
+        award keeps these values, so a refund replays the multipliers of the
+        day the order was placed.
         """
         if lines is None:
             lines = list(order.lines.select_related("product"))
         multipliers = self.multipliers(lines, order.date_placed or timezone.now())
+        tier = self.tier_multiplier(order)
         return {
-            str(line.pk): self.line_amount(line) * multipliers.get(line.pk, Decimal(1))
+            str(line.pk): self.line_amount(line) * multipliers.get(line.pk, Decimal(1)) * tier
             for line in lines
         }
+
+    def tier_multiplier(self, order) -> Decimal:
+        """The multiplier of the tier the order's customer is in (1 for none): one query."""
+        return multiplier_for(order.user_id)
 
     def points(self, currency: str, value: Decimal) -> int:
         points = (value * self.rate(currency)).to_integral_value(rounding=ROUND_FLOOR)

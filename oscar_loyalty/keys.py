@@ -47,6 +47,8 @@ TILL_SPEND = "spend:till:"
 STAFF_ADJUST = "adjust:staff:"
 IMPORT = "import:"
 _CLAWBACK_TARGET = ":to:"
+# Earn entries for a purchase (online or at the till): what tiers count as points earned.
+PURCHASE_EARN_PREFIXES = (ORDER_EARN, TILL_EARN)
 
 # Cause names, as ``parse`` returns them.
 ORDER, REFERRAL, WELCOME, REDEMPTION, LOT = "order", "referral", "welcome", "redemption", "lot"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from oscar.core.loading import get_class
 
-from . import awards, redemption, referrals
+from . import awards, redemption, referrals, tiers
 from .conf import loyalty_settings
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ def cancelled(order: AbstractOrder) -> None:
     """The order was cancelled: it earns nothing, and its points vouchers give their points back."""
     _safely(awards.cancel_award, order)
     _safely(redemption.restore_for_cancelled, order)
+    _safely(recompute_tier, order)
 
 
 def is_refund_event(event: AbstractPaymentEvent) -> bool:
@@ -88,3 +89,10 @@ def is_refund_event(event: AbstractPaymentEvent) -> bool:
 def refunded(order: AbstractOrder) -> None:
     """Some of the order's lines came back: its award shrinks, or is taken back, in proportion."""
     _safely(awards.recompute_award, order)
+    _safely(recompute_tier, order)
+
+
+def recompute_tier(order: AbstractOrder) -> None:
+    """A refund or cancellation may take the customer below their tier: recompute theirs."""
+    if order.user_id is not None:
+        tiers.recompute_customer(order.user_id)

@@ -24,6 +24,7 @@ from oscar.core.loading import get_model
 
 from . import notifications, orders, privacy, redemption, referrals, signals, tasks
 from .conf import loyalty_settings
+from .models import LedgerEntry
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,18 @@ if apps.is_installed("allauth.account"):
 def points_available(sender, entry_ids, **kwargs):
     """Matured points: their customers hear of it from a task, the periodic job waits for none."""
     _queue_email("points_available", tasks.send_points_available, list(entry_ids))
+
+
+@receiver(signals.award_matured, dispatch_uid="oscar_loyalty.tiers_award_matured")
+def recompute_tiers(sender, entry_ids, **kwargs):
+    """Matured points may lift their customers to a higher tier: a task recomputes theirs."""
+    account_ids = sorted(
+        set(LedgerEntry.objects.filter(pk__in=list(entry_ids)).values_list("account_id", flat=True))
+    )
+    try:
+        tasks.recompute_tiers_for.delay(account_ids)
+    except Exception:
+        logger.exception("oscar_loyalty: queueing the tier recompute failed; the nightly one will")
 
 
 @receiver(signals.referral_rewarded, dispatch_uid="oscar_loyalty.email_referral_rewarded")

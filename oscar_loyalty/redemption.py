@@ -30,7 +30,7 @@ from django.utils.translation import gettext as _
 from oscar.apps.basket.signals import voucher_addition
 from oscar.core.loading import get_class, get_model
 
-from . import keys, ledger, reasons
+from . import keys, ledger, reasons, tiers
 from .conf import loyalty_settings
 from .coupons.codes import DEFAULT_LENGTH, random_characters
 from .exceptions import RedemptionError
@@ -220,6 +220,11 @@ def claim_reward(user, reward_id) -> Redemption:
             raise RedemptionError(_("Sorry, this reward has run out."))
         if not reward.is_available(now):
             raise RedemptionError(_("This reward is not available now."))
+        if not tiers.may_claim(user.pk, reward):
+            raise RedemptionError(
+                _("This reward is for customers in %(tier)s or above.")
+                % {"tier": reward.min_tier.display_name}
+            )
         benefit, condition_range = _reward_benefit(reward)
         expires = now + timedelta(days=reward.code_valid_days)
         if reward.ends_at:

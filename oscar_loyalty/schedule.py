@@ -22,6 +22,11 @@ BEAT_SCHEDULE = {
         "task": "oscar_loyalty.expire_points",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Every customer's tier, after the night's expiry (and the hour's maturing).
+    "oscar-loyalty-recompute-tiers": {
+        "task": "oscar_loyalty.recompute_tiers",
+        "schedule": crontab(hour=3, minute=53),
+    },
     # Hourly, so yesterday is summed soon after midnight, and its expired lots
     # once the expiry job has run; an hour with nothing to sum costs two queries.
     "oscar-loyalty-store-daily-figures": {

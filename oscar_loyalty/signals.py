@@ -19,6 +19,10 @@ when a call changes nothing (a replayed idempotency key, for instance).
     ``sender=Referral``, ``referral``, ``award``: a referred customer's first
     order earned the referrer a pending award (points arrive with
     ``award_matured`` once the return window passes).
+``tier_changed``
+    ``sender=TierChange``, ``change`` (the ``TierChange`` row), ``account_id``,
+    ``from_tier_id``, ``to_tier_id`` (None: no tier): a customer moved between
+    tiers, by the recompute or by staff; one signal per change.
 """
 
 from django.db import transaction
@@ -28,6 +32,7 @@ points_posted = Signal()
 award_matured = Signal()
 points_expired = Signal()
 referral_rewarded = Signal()
+tier_changed = Signal()
 
 
 def send_on_commit(signal: Signal, sender, **kwargs) -> None:

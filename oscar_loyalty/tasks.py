@@ -13,7 +13,17 @@ from django.db import transaction
 from kombu.pools import producers
 from oscar.core.loading import get_model
 
-from . import awards, expiry, importing, kpis, notifications, orders, reconcile, redemption
+from . import (
+    awards,
+    expiry,
+    importing,
+    kpis,
+    notifications,
+    orders,
+    reconcile,
+    redemption,
+    tiers,
+)
 from .conf import loyalty_settings
 
 logger = logging.getLogger(__name__)
@@ -97,6 +107,17 @@ def reconcile_orders():
 @shared_task(name="oscar_loyalty.store_daily_figures", ignore_result=True)
 def store_daily_figures():
     return kpis.store_daily_figures()
+
+
+@shared_task(name="oscar_loyalty.recompute_tiers", ignore_result=True)
+def recompute_tiers():
+    return tiers.recompute_all()
+
+
+@shared_task(name="oscar_loyalty.recompute_tiers_for", ignore_result=True, acks_late=True)
+def recompute_tiers_for(account_ids):
+    """The tiers of a few customers whose points just matured."""
+    return tiers.recompute_accounts(account_ids)
 
 
 @shared_task(name="oscar_loyalty.send_statements", ignore_result=True)

@@ -12,6 +12,7 @@ from .notifications import MarketingConsent, SentMessage
 from .privacy import DataRequest, ImportRejection, ImportRun
 from .redemption import OwnerCondition, PointsBenefit, Redemption, Reward
 from .referrals import Referral, ReferralCode
+from .tiers import Tier, TierChange, TierCondition, TierStatus
 
 __all__ = [
     "Account",
@@ -35,4 +36,8 @@ __all__ = [
     "Reward",
     "SentMessage",
     "Shortfall",
+    "Tier",
+    "TierChange",
+    "TierCondition",
+    "TierStatus",
 ]

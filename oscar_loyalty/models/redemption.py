@@ -16,6 +16,7 @@ from oscar.templatetags.currency_filters import currency
 from ..i18n import translated
 from .ledger import Account
 from .referrals import Referral
+from .tiers import Tier
 
 # get_model imports Oscar's offer models (and their condition classes) even
 # though this app is listed, and so loaded, before Oscar's.
@@ -61,6 +62,15 @@ class Reward(models.Model):
     starts_at = models.DateTimeField(_("Available from"), null=True, blank=True)
     ends_at = models.DateTimeField(_("Available until"), null=True, blank=True)
     code_valid_days = models.PositiveIntegerField(_("Days a claimed code stays valid"), default=30)
+    min_tier = models.ForeignKey(
+        Tier,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="rewards",
+        verbose_name=_("Only for tier"),
+        help_text=_("Only customers in this tier or above may claim it. Empty: everyone."),
+    )
 
     class Meta:
         verbose_name = _("Reward")

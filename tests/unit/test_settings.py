@@ -53,6 +53,8 @@ def test_unknown_setting_is_an_attribute_error():
         ("REDEMPTION_LIFETIME_HOURS", -1),
         ("COUPON_MAX_FAILURES", 0),
         ("TASK_CHUNK_SIZE", 0),
+        ("TIER_CHUNK_SIZE", 0),
+        ("TIER_CHUNK_SIZE", "5000"),
         ("POINTS_PER_UNIT_BY_CURRENCY", {"EUR": -1}),
         ("POINT_VALUE_BY_CURRENCY", {"EUR": 0.9}),
         ("POINT_VALUE_BY_CURRENCY", {"EUR": Decimal("0.905")}),

@@ -1,0 +1,443 @@
+"""Tiers: what counts toward them, the recompute, staff moves, and what pages read.
+
+What counts (``Tier.measure`` over ``Tier.period``):
+
+* points earned: the ledger's earn entries for purchases (orders, the till),
+  less what refunds took back of them (clawbacks, dated by the earn they
+  reverse). Pending points never count: they are not in the ledger yet.
+* money spent: what the customer paid for the products of their orders in the
+  shop's default currency (after discounts, without shipping, with tax as
+  ``OSCAR_LOYALTY_EARN_ON_TAX`` says), less refunded units; cancelled orders
+  never count.
+
+The recompute is set-based: customers go in chunks of ``TIER_CHUNK_SIZE``
+accounts, each chunk costing one aggregate query per kind of count the tiers
+use, a read of their tiers, and writes for those whose tier changes (under
+their accounts' locks, the ledger's own). It is idempotent: a second run finds
+nothing to change. Each change is a ``TierChange`` row and a ``tier_changed``
+signal, sent on commit. Only this module writes ``TierStatus`` and
+``TierChange``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from oscar.core.loading import get_model
+
+from . import keys, signals
+from .conf import loyalty_settings
+from .exceptions import LoyaltyError
+from .models import Account, LedgerEntry, Tier, TierChange, TierCondition, TierStatus
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+
+Condition = get_model("offer", "Condition")
+Line = get_model("order", "Line")
+PaymentEventQuantity = get_model("order", "PaymentEventQuantity")
+Kind = LedgerEntry.Kind
+Measure, Period, Downgrade = Tier.Measure, Tier.Period, Tier.Downgrade
+Cause = TierChange.Cause
+ROLLING_DAYS = 365
+NO_TIER = -1  # the level of "no tier"
+# A kind of count: what (points or money) over when (rolling, year, lifetime).
+Count = tuple[str, str]
+
+
+class TierError(LoyaltyError):
+    """A staff move that cannot be made (an unknown tier, no reason given...)."""
+
+
+# What counts ---------------------------------------------------------------------
+
+
+def period_start(period: str, now: datetime) -> datetime | None:
+    """Where a count over ``period`` starts at ``now`` (None: from the beginning).
+
+    The rolling window holds the last 365 days to the second: something 365
+    days old still counts, a moment later it no longer does. The calendar year
+    is the shop's (``TIME_ZONE``).
+    """
+    if period == Period.ROLLING:
+        return now - timedelta(days=ROLLING_DAYS)
+    if period == Period.YEAR:
+        local = timezone.localtime(now)
+        return local.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    return None
+
+
+def period_end(period: str, now: datetime) -> datetime | None:
+    """When the period running at ``now`` ends, for "spend more before ..." (None: it does
+    not end, or rolls)."""
+    if period == Period.YEAR:
+        local = timezone.localtime(now)
+        return local.replace(
+            year=local.year + 1, month=1, day=1, hour=0, minute=0, second=0, microsecond=0
+        )
+    return None
+
+
+def counts(
+    accounts: Sequence[tuple[int, int | None]], kinds: Iterable[Count], now: datetime
+) -> dict[Count, dict[int, Decimal]]:
+    """Each kind of count for these ``(account id, user id)`` pairs, by account id.
+
+    One aggregate query per kind, whatever the number of accounts (a chunk).
+    """
+    ids = [pk for pk, _user in accounts]
+    result: dict[Count, dict[int, Decimal]] = {}
+    for measure, period in set(kinds):
+        start = period_start(period, now)
+        if measure == Measure.POINTS:
+            result[measure, period] = points_earned(ids, start, now)
+        else:
+            users = {user: pk for pk, user in accounts if user is not None}
+            by_user = money_spent(list(users), start, now)
+            result[measure, period] = {users[u]: v for u, v in by_user.items()}
+    return result
+
+
+def points_earned(
+    account_ids: Sequence[int], start: datetime | None, now: datetime
+) -> dict[int, Decimal]:
+    """Points earned from purchases between ``start`` and ``now``, less refunds, by account."""
+    earns = LedgerEntry.objects.filter(
+        _purchase("idempotency_key"), account_id__in=account_ids, kind=Kind.EARN
+    ).filter(created_at__lte=now)
+    clawbacks = LedgerEntry.objects.filter(
+        _purchase("reverses__idempotency_key"),
+        account_id__in=account_ids,
+        kind=Kind.CLAWBACK,
+        reverses__kind=Kind.EARN,
+        reverses__created_at__lte=now,
+    )
+    if start is not None:
+        earns = earns.filter(created_at__gte=start)
+        clawbacks = clawbacks.filter(reverses__created_at__gte=start)
+    result: dict[int, Decimal] = defaultdict(Decimal)
+    for query in (earns, clawbacks):
+        for account_id, points in (
+            query.values("account_id").annotate(p=Sum("points")).values_list("account_id", "p")
+        ):
+            result[account_id] += Decimal(points)
+    return result
+
+
+def _purchase(field: str) -> Q:
+    """Entries (or the entries they reverse) that earned points for a purchase."""
+    q = Q(pk__in=[])
+    for prefix in keys.PURCHASE_EARN_PREFIXES:
+        q |= Q(**{f"{field}__startswith": prefix})
+    return q
+
+
+def money_spent(
+    user_ids: Sequence[int], start: datetime | None, now: datetime
+) -> dict[int, Decimal]:
+    """What these customers paid for products between ``start`` and ``now``, by user id.
+
+    Orders cancelled (``CANCELLED_ORDER_STATUSES``) and units refunded (as
+    ``awards.refunded_quantities`` counts them) are left out.
+    """
+    price = "line_price_incl_tax" if loyalty_settings.EARN_ON_TAX else "line_price_excl_tax"
+    refunded_statuses = list(loyalty_settings.REFUNDED_LINE_STATUSES)
+    lines = Line.objects.filter(
+        order__user_id__in=user_ids,
+        order__currency=settings.OSCAR_DEFAULT_CURRENCY,
+        order__date_placed__lte=now,
+    ).exclude(order__status__in=list(loyalty_settings.CANCELLED_ORDER_STATUSES))
+    if start is not None:
+        lines = lines.filter(order__date_placed__gte=start)
+    kept = lines.exclude(status__in=refunded_statuses)
+    result: dict[int, Decimal] = defaultdict(Decimal)
+    for user_id, amount in (
+        kept.values("order__user_id").annotate(v=Sum(price)).values_list("order__user_id", "v")
+    ):
+        result[user_id] += amount or Decimal(0)
+    # Units refunded by payment events, on lines not refunded whole: few, summed here.
+    is_refund = Q(pk__in=[])
+    for name in loyalty_settings.REFUND_EVENT_TYPES:
+        is_refund |= Q(event__event_type__name__iexact=name)
+        is_refund |= Q(event__event_type__code__iexact=name)
+    refunds = (
+        PaymentEventQuantity.objects.filter(is_refund, line__in=kept)
+        .values("line_id", "line__quantity", f"line__{price}", "line__order__user_id")
+        .annotate(n=Sum("quantity"))
+    )
+    for row in refunds:
+        quantity = row["line__quantity"]
+        if quantity:
+            share = Decimal(min(row["n"], quantity)) / quantity
+            result[row["line__order__user_id"]] -= row[f"line__{price}"] * share
+    return result
+
+
+def count_for(account: Account, tier: Tier, now: datetime | None = None) -> Decimal:
+    """One customer's count toward ``tier``, now."""
+    now = now or timezone.now()
+    kind = (tier.measure, tier.period)
+    return counts([(account.pk, account.user_id)], [kind], now)[kind].get(account.pk, Decimal(0))
+
+
+# Which tier -------------------------------------------------------------------------
+
+
+def qualifying_tier(tiers: Sequence[Tier], values: dict[Count, dict[int, Decimal]], account_id):
+    """The highest of ``tiers`` (sorted by level) whose count reaches its threshold."""
+    best = None
+    for tier in tiers:
+        if values[tier.measure, tier.period].get(account_id, Decimal(0)) >= tier.threshold:
+            best = tier
+    return best
+
+
+def downgrade_due(tier: Tier, below_since: datetime) -> datetime | None:
+    """When a customer below ``tier`` since ``below_since`` leaves it (None: never).
+
+    At the period's end: the end of the calendar year they fell below in (so
+    a year's tier lasts the whole next year), or 365 days on for a rolling
+    count. After a grace period: ``grace_days`` on.
+    """
+    if tier.downgrade == Downgrade.GRACE:
+        return below_since + tier.grace()
+    if tier.downgrade == Downgrade.PERIOD_END:
+        if tier.period == Period.YEAR:
+            return period_end(Period.YEAR, below_since)
+        if tier.period == Period.ROLLING:
+            return below_since + timedelta(days=ROLLING_DAYS)
+    return None
+
+
+@dataclass
+class Decision:
+    tier: Tier | None
+    below_since: datetime | None
+    held_level: int | None
+    cause: str | None  # set when the tier changes
+
+
+def decide(
+    status: TierStatus | None, earned: Tier | None, tiers: dict[int, Tier], now: datetime
+) -> Decision | None:
+    """What becomes of a customer in ``status`` who qualifies for ``earned``; None: nothing."""
+    current = tiers.get(status.tier_id) if status and status.tier_id else None
+    below_since = status.below_since if status else None
+    held = status.held_level if status else None
+    rank_now = current.level if current else NO_TIER
+    rank_earned = earned.level if earned else NO_TIER
+    if rank_earned > (rank_now if held is None else max(held, rank_now)):
+        return Decision(earned, None, None, Cause.REACHED)
+    if rank_earned == rank_now or held is not None:
+        if below_since is None:
+            return None
+        return Decision(current, None, held, None)
+    assert current is not None
+    below_since = below_since or now
+    due = downgrade_due(current, below_since)
+    if due is not None and now >= due:
+        return Decision(earned, None, None, Cause.DOWNGRADED)
+    if status is not None and status.below_since == below_since:
+        return None
+    return Decision(current, below_since, held, None)
+
+
+# The recompute ------------------------------------------------------------------------
+
+
+def recompute_all(now: datetime | None = None, chunk_size: int | None = None) -> int:
+    """Put every customer in the tier they should be in now. Returns the changes made.
+
+    Accounts go in chunks, in id order (keyset), each chunk read and written
+    as a set; customers deleted (accounts closed) are left as they were.
+    """
+    now = now or timezone.now()
+    chunk_size = chunk_size or loyalty_settings.TIER_CHUNK_SIZE
+    tiers = list(Tier.objects.order_by("level"))
+    changed, after = 0, 0
+    accounts = Account.objects.filter(user__isnull=False).order_by("pk")
+    while True:
+        chunk = list(accounts.filter(pk__gt=after).values_list("pk", "user_id")[:chunk_size])
+        if not chunk:
+            return changed
+        changed += _recompute_chunk(chunk, tiers, now)
+        after = chunk[-1][0]
+
+
+def recompute_accounts(account_ids: Iterable[int], now: datetime | None = None) -> int:
+    """The recompute for these accounts only (an award matured, an order was refunded)."""
+    now = now or timezone.now()
+    chunk = list(
+        Account.objects.filter(pk__in=set(account_ids), user__isnull=False)
+        .order_by("pk")
+        .values_list("pk", "user_id")
+    )
+    if not chunk:
+        return 0
+    return _recompute_chunk(chunk, list(Tier.objects.order_by("level")), now)
+
+
+def recompute_customer(user_id: int, now: datetime | None = None) -> int:
+    account = Account.objects.filter(user_id=user_id).values_list("pk", flat=True).first()
+    return recompute_accounts([account], now) if account else 0
+
+
+def _recompute_chunk(chunk: list[tuple[int, int | None]], tiers: list[Tier], now) -> int:
+    by_id = {t.pk: t for t in tiers}
+    values = counts(chunk, [(t.measure, t.period) for t in tiers], now) if tiers else {}
+    statuses = {
+        s.account_id: s for s in TierStatus.objects.filter(account_id__in=[a for a, _u in chunk])
+    }
+    todo = [
+        pk
+        for pk, _user in chunk
+        if decide(statuses.get(pk), qualifying_tier(tiers, values, pk), by_id, now) is not None
+    ]
+    if not todo:
+        return 0
+    changes = []
+    with transaction.atomic():
+        # The accounts' locks (in id order, as the ledger takes them), then their
+        # statuses read again: a recompute running at the same moment waits.
+        list(
+            Account.objects.select_for_update().filter(pk__in=todo).order_by("pk").values_list("pk")
+        )
+        statuses = {s.account_id: s for s in TierStatus.objects.filter(account_id__in=todo)}
+        new, updated = [], []
+        for pk in todo:
+            status = statuses.get(pk)
+            decision = decide(status, qualifying_tier(tiers, values, pk), by_id, now)
+            if decision is None:
+                continue
+            if status is None:
+                status = TierStatus(account_id=pk, since=now)
+                new.append(status)
+            else:
+                updated.append(status)
+            if decision.cause is not None:
+                changes.append(
+                    TierChange(
+                        account_id=pk,
+                        from_tier_id=status.tier_id,
+                        to_tier=decision.tier,
+                        cause=decision.cause,
+                        created_at=now,
+                    )
+                )
+                status.since = now
+            status.tier = decision.tier
+            status.below_since = decision.below_since
+            status.held_level = decision.held_level
+        TierStatus.objects.bulk_create(new)
+        TierStatus.objects.bulk_update(updated, ["tier", "since", "below_since", "held_level"])
+        TierChange.objects.bulk_create(changes)
+        for change in changes:
+            _announce(change)
+    return len(changes)
+
+
+def _announce(change: TierChange) -> None:
+    signals.send_on_commit(
+        signals.tier_changed,
+        TierChange,
+        change=change,
+        account_id=change.account_id,
+        from_tier_id=change.from_tier_id,
+        to_tier_id=change.to_tier_id,
+    )
+
+
+def move(
+    user: AbstractBaseUser,
+    tier: Tier | None,
+    reason: str,
+    staff_user: AbstractBaseUser,
+) -> TierChange | None:
+    """Staff put a customer in ``tier`` (None: no tier), with a reason the customer reads.
+
+    The customer stays there until they qualify for a tier above both this
+    one and the one they were in (or staff move them again): the recompute
+    neither takes a move up away nor undoes a move down. Moving a customer to
+    the tier they are in changes nothing (None).
+    """
+    if staff_user is None or not getattr(staff_user, "is_staff", False):
+        raise TierError(_("Only staff can move a customer between tiers."))
+    reason = (reason or "").strip()
+    if not reason:
+        raise TierError(_("Say why: the customer reads the reason."))
+    if tier is not None and not Tier.objects.filter(pk=tier.pk).exists():
+        raise TierError(_("This tier does not exist."))
+    now = timezone.now()
+    with transaction.atomic():
+        account, _created = Account.objects.get_or_create(user_id=user.pk)
+        Account.objects.select_for_update().filter(pk=account.pk).first()
+        status = TierStatus.objects.filter(account=account).first()
+        if status is not None and status.tier_id == (tier.pk if tier else None):
+            return None
+        change = TierChange.objects.create(
+            account=account,
+            from_tier_id=status.tier_id if status else None,
+            to_tier=tier,
+            cause=Cause.STAFF,
+            reason=reason[:255],
+            staff_user=staff_user,
+            created_at=now,
+        )
+        before = status.tier.level if status and status.tier else NO_TIER
+        TierStatus.objects.update_or_create(
+            account=account,
+            defaults={
+                "tier": tier,
+                "since": now,
+                "below_since": None,
+                "held_level": max(before, tier.level if tier else NO_TIER),
+            },
+        )
+        _announce(change)
+    return change
+
+
+# Perks and what pages read ------------------------------------------------------------
+
+
+def offer_condition(tier: Tier):
+    """The offer condition "customer in ``tier`` or above", created on first need.
+
+    Oscar's offer wizard lists it among the custom conditions, so a tier's
+    free shipping or percentage off is an ordinary offer.
+    """
+    condition = Condition.objects.filter(proxy_class=TierCondition.path(), value=tier.pk).first()
+    if condition is None:
+        condition = Condition.objects.create(proxy_class=TierCondition.path(), value=tier.pk)
+    return condition
+
+
+def current_tier(user_id: int | None) -> Tier | None:
+    if user_id is None:
+        return None
+    status = TierStatus.objects.filter(account__user_id=user_id).select_related("tier").first()
+    return status.tier if status else None
+
+
+def multiplier_for(user_id: int | None) -> Decimal:
+    """The earning multiplier of the customer's tier (1 without a tier)."""
+    tier = current_tier(user_id)
+    return tier.multiplier if tier else Decimal(1)
+
+
+def may_claim(user_id: int | None, reward) -> bool:
+    """Whether the customer's tier lets them claim ``reward`` (one for a tier and above)."""
+    if reward.min_tier_id is None:
+        return True
+    tier = current_tier(user_id)
+    return tier is not None and tier.level >= reward.min_tier.level
