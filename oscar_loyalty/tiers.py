@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_model
@@ -52,7 +52,7 @@ Cause = TierChange.Cause
 ROLLING_DAYS = 365
 NO_TIER = -1  # the level of "no tier"
 # A kind of count: what (points or money) over when (rolling, year, lifetime).
-Count = tuple[str, str]
+CountKind = tuple[str, str]
 
 
 class TierError(LoyaltyError):
@@ -89,14 +89,14 @@ def period_end(period: str, now: datetime) -> datetime | None:
 
 
 def counts(
-    accounts: Sequence[tuple[int, int | None]], kinds: Iterable[Count], now: datetime
-) -> dict[Count, dict[int, Decimal]]:
+    accounts: Sequence[tuple[int, int | None]], kinds: Iterable[CountKind], now: datetime
+) -> dict[CountKind, dict[int, Decimal]]:
     """Each kind of count for these ``(account id, user id)`` pairs, by account id.
 
     One aggregate query per kind, whatever the number of accounts (a chunk).
     """
     ids = [pk for pk, _user in accounts]
-    result: dict[Count, dict[int, Decimal]] = {}
+    result: dict[CountKind, dict[int, Decimal]] = {}
     for measure, period in set(kinds):
         start = period_start(period, now)
         if measure == Measure.POINTS:
@@ -193,7 +193,7 @@ def count_for(account: Account, tier: Tier, now: datetime | None = None) -> Deci
 # Which tier -------------------------------------------------------------------------
 
 
-def qualifying_tier(tiers: Sequence[Tier], values: dict[Count, dict[int, Decimal]], account_id):
+def qualifying_tier(tiers: Sequence[Tier], values: dict[CountKind, dict[int, Decimal]], account_id):
     """The highest of ``tiers`` (sorted by level) whose count reaches its threshold."""
     best = None
     for tier in tiers:
@@ -420,6 +420,40 @@ def offer_condition(tier: Tier):
     if condition is None:
         condition = Condition.objects.create(proxy_class=TierCondition.path(), value=tier.pk)
     return condition
+
+
+def delete_tier(tier: Tier) -> None:
+    """Delete a tier and its offer condition (and so the offers built on it)."""
+    with transaction.atomic():
+        Condition.objects.filter(proxy_class=TierCondition.path(), value=tier.pk).delete()
+        tier.delete()
+
+
+def members_by_tier() -> dict[int, int]:
+    """How many customers each tier has, by tier id (one query)."""
+    return dict(
+        TierStatus.objects.filter(tier__isnull=False)
+        .values("tier_id")
+        .annotate(n=Count("pk"))
+        .values_list("tier_id", "n")
+    )
+
+
+def customer_tiers(account: Account | None, history: int = 20) -> dict:
+    """A customer's tier, since when, and their last changes (for the pages)."""
+    if account is None:
+        return {"tier": None, "tier_status": None, "tier_changes": []}
+    status = TierStatus.objects.filter(account=account).select_related("tier").first()
+    changes = list(
+        TierChange.objects.filter(account=account)
+        .select_related("from_tier", "to_tier", "staff_user")
+        .order_by("-id")[:history]
+    )
+    return {
+        "tier": status.tier if status else None,
+        "tier_status": status,
+        "tier_changes": changes,
+    }
 
 
 def current_tier(user_id: int | None) -> Tier | None:

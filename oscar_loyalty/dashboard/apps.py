@@ -47,6 +47,11 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 "import-progress",
                 "import-report",
                 "accounting",
+                "tier-list",
+                "tier-create",
+                "tier-update",
+                "tier-delete",
+                "customer-tier",
             )
         }
 
@@ -76,6 +81,11 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
         self.import_progress_view = get_class(VIEWS, "ImportProgressView")
         self.import_report_view = get_class(VIEWS, "ImportReportView")
         self.accounting_view = get_class(VIEWS, "AccountingView")
+        self.tier_list_view = get_class(VIEWS, "TierListView")
+        self.tier_create_view = get_class(VIEWS, "TierCreateView")
+        self.tier_update_view = get_class(VIEWS, "TierUpdateView")
+        self.tier_delete_view = get_class(VIEWS, "TierDeleteView")
+        self.move_tier_view = get_class(VIEWS, "MoveTierView")
 
     def get_urls(self):
         urls = [
@@ -135,5 +145,10 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 self.campaign_delete_view.as_view(),
                 name="campaign-delete",
             ),
+            path("tiers/", self.tier_list_view.as_view(), name="tier-list"),
+            path("tiers/create/", self.tier_create_view.as_view(), name="tier-create"),
+            path("tiers/<int:pk>/", self.tier_update_view.as_view(), name="tier-update"),
+            path("tiers/<int:pk>/delete/", self.tier_delete_view.as_view(), name="tier-delete"),
+            path("customers/<int:pk>/tier/", self.move_tier_view.as_view(), name="customer-tier"),
         ]
         return self.post_process_urls(urls)

@@ -11,7 +11,7 @@ from ..coupons.applying import normalise
 from ..coupons.creation import FIXED, FREE_SHIPPING, PERCENTAGE, CouponSpec, offer_of
 from ..i18n import other_languages
 from ..ledger import MAX_POINTS, MAX_REASON_LENGTH
-from ..models import BonusCampaign, BrandExclusion, Reward
+from ..models import BonusCampaign, BrandExclusion, Reward, Tier
 
 Voucher = get_model("voucher", "Voucher")
 Category = get_model("catalogue", "Category")
@@ -214,6 +214,7 @@ class RewardForm(TranslatedNamesMixin, forms.ModelForm):
             "starts_at",
             "ends_at",
             "code_valid_days",
+            "min_tier",
         ]
         widgets = {
             "starts_at": widgets.DateTimePickerInput(),
@@ -408,4 +409,33 @@ class AccountingForm(PeriodForm):
             ("ledger", _("Ledger entries of the period")),
             ("balances", _("Balances owed at the end of the period")),
         ],
+    )
+
+
+class TierForm(TranslatedNamesMixin, forms.ModelForm):
+    class Meta:
+        model = Tier
+        fields = [
+            "name",
+            "level",
+            "threshold",
+            "measure",
+            "period",
+            "hidden",
+            "downgrade",
+            "grace_days",
+            "multiplier",
+        ]
+
+
+class MoveTierForm(forms.Form):
+    """Staff put a customer in a tier (or none), with a reason the customer reads."""
+
+    tier = forms.ModelChoiceField(
+        label=_("Tier"), queryset=Tier.objects.all(), required=False, empty_label=_("No tier")
+    )
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=255,
+        help_text=_("The customer sees it on their Rewards page."),
     )

@@ -17,6 +17,7 @@ LOYALTY_NAVIGATION = [
             {"label": _("Customers' points"), "url_name": "loyalty-dashboard:customer-list"},
             {"label": _("Coupons"), "url_name": "loyalty-dashboard:coupon-list"},
             {"label": _("Rewards"), "url_name": "loyalty-dashboard:reward-list"},
+            {"label": _("Tiers"), "url_name": "loyalty-dashboard:tier-list"},
             {"label": _("Bonus campaigns"), "url_name": "loyalty-dashboard:campaign-list"},
             {"label": _("Import from another program"), "url_name": "loyalty-dashboard:import"},
             {"label": _("Accountant's export"), "url_name": "loyalty-dashboard:accounting"},

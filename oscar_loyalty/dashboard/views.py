@@ -15,11 +15,11 @@ from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
 
-from .. import accounting, importing, kpis, privacy, referrals, tasks
+from .. import accounting, importing, kpis, privacy, referrals, tasks, tiers
 from ..coupons import codes
 from ..coupons.creation import offer_of, save_coupon
 from ..exceptions import LoyaltyError
-from ..models import Account, BonusCampaign, ImportRun, Referral, Reward
+from ..models import Account, BonusCampaign, ImportRun, Referral, Reward, Tier
 from ..views import json_download
 from . import charts, service
 from .forms import (
@@ -32,8 +32,10 @@ from .forms import (
     CustomerSearchForm,
     EraseForm,
     ImportForm,
+    MoveTierForm,
     PeriodForm,
     RewardForm,
+    TierForm,
     initial_for,
 )
 
@@ -361,6 +363,10 @@ class CustomerDetailView(generic.DetailView):
         context = super().get_context_data(**kwargs)
         context.update(service.customer_page(self.object, self.history_size))
         context.setdefault("adjust_form", AdjustPointsForm(initial={"token": uuid.uuid4()}))
+        context.update(tiers.customer_tiers(context.get("account")))
+        context.setdefault(
+            "tier_form", MoveTierForm(initial={"tier": getattr(context.get("tier"), "pk", None)})
+        )
         return context
 
 
@@ -565,3 +571,87 @@ class AccountingView(generic.TemplateView):
         return self.render_to_response(
             self.get_context_data(form=form, currencies=accounting.currencies())
         )
+
+
+# Tiers ------------------------------------------------------------------------------
+
+
+class TierListView(generic.ListView):
+    model = Tier
+    template_name = "oscar_loyalty/dashboard/tier_list.html"
+    context_object_name = "tiers"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["members"] = tiers.members_by_tier()
+        return context
+
+
+class TierFormMixin:
+    model = Tier
+    form_class = TierForm
+    template_name = "oscar_loyalty/dashboard/tier_form.html"
+
+    def form_valid(self, form):
+        tier = form.save()
+        # The offer condition "customer in this tier or above", for Oscar's offer wizard.
+        tiers.offer_condition(tier)
+        messages.success(self.request, _("Tier %(name)s saved.") % {"name": tier.name})
+        return redirect("loyalty-dashboard:tier-list")
+
+
+class TierCreateView(TierFormMixin, generic.CreateView):
+    pass
+
+
+class TierUpdateView(TierFormMixin, generic.UpdateView):
+    pass
+
+
+class TierDeleteView(generic.DeleteView):
+    """Delete a tier: its customers have no tier until the next recompute finds them another."""
+
+    model = Tier
+    template_name = "oscar_loyalty/dashboard/tier_delete.html"
+    context_object_name = "tier"
+
+    def form_valid(self, form):
+        tier = self.get_object()
+        if tier.rewards.exists():
+            messages.error(self.request, _("Rewards are only for this tier: change them first."))
+            return redirect("loyalty-dashboard:tier-list")
+        tiers.delete_tier(tier)
+        messages.success(self.request, _("Tier deleted."))
+        return redirect("loyalty-dashboard:tier-list")
+
+
+class MoveTierView(generic.FormView):
+    """Staff move a customer up or down, with a reason the customer reads."""
+
+    form_class = MoveTierForm
+    http_method_names = ["post"]
+
+    def dispatch(self, request, *args, **kwargs):
+        self.customer = get_object_or_404(User, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def form_valid(self, form):
+        data = form.cleaned_data
+        try:
+            change = tiers.move(self.customer, data["tier"], data["reason"], self.request.user)
+        except LoyaltyError as exc:
+            form.add_error(None, str(exc))
+            return self.form_invalid(form)
+        if change is None:
+            messages.info(self.request, _("The customer is already in this tier."))
+        else:
+            messages.success(
+                self.request, _("Tier changed: %(reason)s") % {"reason": data["reason"]}
+            )
+        return redirect("loyalty-dashboard:customer-detail", pk=self.customer.pk)
+
+    def form_invalid(self, form):
+        view = CustomerDetailView(request=self.request, kwargs={"pk": self.customer.pk})
+        view.object = view.get_object()
+        context = view.get_context_data(tier_form=form)
+        return view.render_to_response(context, status=400)
