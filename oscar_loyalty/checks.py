@@ -169,6 +169,17 @@ def check_settings(app_configs=None, **kwargs):
     name = s.POINTS_NAME
     if not (isinstance(name, tuple | list) and len(name) == 2 and all(name)):
         errors.append(_error("POINTS_NAME", f"must be a (singular, plural) pair, got {name!r}.", 6))
+    if not isinstance(s.HOOKS, bool):
+        errors.append(_error("HOOKS", f"must be True or False, got {s.HOOKS!r}.", 42))
+    elif not s.HOOKS:
+        errors.append(
+            Warning(
+                f"{PREFIX}HOOKS is False: orders earn nothing and Oscar's pages show no "
+                "points, coupons go through Oscar's own view unlimited.",
+                hint="It is for measuring what the plugin costs; remove it in a live shop.",
+                id="oscar_loyalty.W042",
+            )
+        )
     return errors
 
 

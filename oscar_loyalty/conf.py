@@ -121,6 +121,10 @@ DEFAULTS = {
     "TIER_CHUNK_SIZE": 5000,
     # What the shop calls its points, singular and plural ("estrella", "estrellas").
     "POINTS_NAME": (_("point"), _("points")),
+    # False switches off every hook into Oscar's pages and events (receivers,
+    # middleware, template blocks), to measure what the plugin costs a store
+    # against the same store without it (bench/load.py). Not for a live shop.
+    "HOOKS": True,
 }
 
 EXPIRY_POLICIES = ("lifetime", "inactivity", "never")

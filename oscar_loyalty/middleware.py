@@ -21,7 +21,8 @@ rather than a URL: it catches Oscar's view wherever the store's URLs put it
 (forked basket apps included), whatever the order of the URL patterns, and
 nothing of Oscar is forked.
 
-Add both after Oscar's ``BasketMiddleware``.
+Add both after Oscar's ``BasketMiddleware``. Both let every request through
+untouched while ``OSCAR_LOYALTY_HOOKS`` is off.
 """
 
 from django.apps import apps
@@ -34,6 +35,7 @@ from oscar.core.loading import get_class
 from oscar.templatetags.currency_filters import currency
 
 from . import redemption
+from .conf import loyalty_settings
 from .coupons.applying import when
 from .models import Redemption
 
@@ -49,6 +51,8 @@ class BasketCheckMiddleware:
         return self.get_response(request)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if not loyalty_settings.HOOKS:
+            return None
         match = request.resolver_match
         namespaces = set(match.namespaces) if match else set()
         if not NAMESPACES & namespaces:
@@ -153,7 +157,8 @@ class CouponLimitMiddleware:
     def process_view(self, request, view_func, view_args, view_kwargs):
         view_class = getattr(view_func, "view_class", None)
         if (
-            view_class is None
+            not loyalty_settings.HOOKS
+            or view_class is None
             or not issubclass(view_class, VoucherAddView)
             or issubclass(view_class, self.coupon_view_class)
         ):

@@ -7,10 +7,15 @@ checkout, an order update or a sign-up: nothing raised here reaches the sender,
 but for two on purpose: a customer's deletion, which closing their account is
 part of, and an order refused because its points voucher was given back a
 moment before (``orders.discount_recorded``).
+
+With ``OSCAR_LOYALTY_HOOKS = False`` the receivers of Oscar's and allauth's
+events do nothing (``hooked``): the store runs as if the plugin were not
+there, to measure what it costs. Erasing a deleted customer's data stays
+on: it is part of the deletion, not a hook into a page.
 """
 
 import logging
-from functools import partial
+from functools import partial, wraps
 
 from django.apps import apps
 from django.conf import settings
@@ -29,7 +34,20 @@ from .models import LedgerEntry
 logger = logging.getLogger(__name__)
 
 
+def hooked(receiver_function):
+    """The receiver, doing nothing while ``HOOKS`` is off (read at each signal)."""
+
+    @wraps(receiver_function)
+    def receive(*args, **kwargs):
+        if loyalty_settings.HOOKS:
+            return receiver_function(*args, **kwargs)
+        return None
+
+    return receive
+
+
 @receiver(order_placed, dispatch_uid="oscar_loyalty.order_placed")
+@hooked
 def award_order(sender, order, **kwargs):
     """Hand the placed order to a Celery task: the customer waits for none of the work.
 
@@ -48,6 +66,7 @@ def award_order(sender, order, **kwargs):
     sender=get_model("order", "OrderDiscount"),
     dispatch_uid="oscar_loyalty.order_discount",
 )
+@hooked
 def voucher_used(sender, instance, created, **kwargs):
     """Oscar's ``place_order`` records a discount: its voucher may be a points voucher."""
     if created and instance.voucher_id:
@@ -55,12 +74,14 @@ def voucher_used(sender, instance, created, **kwargs):
 
 
 @receiver(order_status_changed, dispatch_uid="oscar_loyalty.order_status_changed")
+@hooked
 def order_cancelled(sender, order, old_status, new_status, **kwargs):
     if new_status in loyalty_settings.CANCELLED_ORDER_STATUSES:
         orders.cancelled(order)
 
 
 @receiver(order_line_status_changed, dispatch_uid="oscar_loyalty.order_line_status_changed")
+@hooked
 def line_refunded(sender, line, old_status, new_status, **kwargs):
     if new_status in loyalty_settings.REFUNDED_LINE_STATUSES:
         orders.refunded(line.order)
@@ -71,6 +92,7 @@ def line_refunded(sender, line, old_status, new_status, **kwargs):
     sender=get_model("order", "PaymentEventQuantity"),
     dispatch_uid="oscar_loyalty.payment_event_quantity",
 )
+@hooked
 def payment_event_recorded(sender, instance, created, **kwargs):
     """A refund's line quantities shrink the order's awards; other payment events change nothing."""
     if created and orders.is_refund_event(instance.event):
@@ -78,6 +100,7 @@ def payment_event_recorded(sender, instance, created, **kwargs):
 
 
 @receiver(voucher_removal, dispatch_uid="oscar_loyalty.voucher_removal")
+@hooked
 def points_voucher_removed(sender, basket, voucher, **kwargs):
     """Taking a points voucher out of the basket gives the points back at once."""
     redemption.voucher_removed(voucher)
@@ -95,6 +118,7 @@ def customer_deleted(sender, instance, **kwargs):
     privacy.erase(instance)
 
 
+@hooked
 def _signed_up(request, user, **kwargs):
     """A new customer, from allauth or from Oscar's own registration."""
     try:

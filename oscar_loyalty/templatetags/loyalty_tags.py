@@ -13,6 +13,13 @@ def points(value):
 
 
 @register.simple_tag
+def loyalty_hooks() -> bool:
+    """Whether our blocks in Oscar's templates show (``OSCAR_LOYALTY_HOOKS``): when
+    not, each renders Oscar's own block."""
+    return bool(loyalty_settings.HOOKS)
+
+
+@register.simple_tag
 def order_points(order):
     """The pending award ``order`` earns (points, matures_at), or None."""
     from ..awards import order_points
