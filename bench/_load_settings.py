@@ -9,6 +9,7 @@ or what would add noise to both runs alike, changes here:
 * no DEBUG (Django would keep every query in memory, and a store does not run so);
 * the cache, which the coupon guessing limit counts in, is Redis (``REDIS_URL``),
   shared by the gunicorn workers as a store with several processes needs it;
+* emails (Oscar's order confirmation) go nowhere: the sandbox prints them;
 * passwords are hashed with a fast hasher: each simulated customer logs in once,
   and a real hasher's half-second of CPU per login would only add noise to
   both runs; logging in is not a step that is measured.
@@ -28,6 +29,7 @@ CACHES = {
     }
 }
 SILENCED_SYSTEM_CHECKS = []
+EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {
     "version": 1,

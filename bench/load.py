@@ -301,6 +301,62 @@ STEP_ORDER = (
 )
 
 
+def count_queries(email, products):
+    """Queries per step of one journey, in this process (Django's test client), both modes.
+
+    The same requests Locust sends, for two seeded customers of their own: a
+    figure that the machine's load does not move, to tell what the plugin adds.
+    """
+    import re
+
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    counts = {}
+    for on, who in ((True, email[0]), (False, email[1])):
+        client = Client()
+        client.login(username=who, password=PASSWORD)
+
+        def step(name, method, url, data=None, follow=False, on=on, client=client):
+            with override_settings(OSCAR_LOYALTY_HOOKS=on):
+                with CaptureQueriesContext(connection) as queries:
+                    response = getattr(client, method)(url, data or {}, follow=follow)
+            counts.setdefault(name, {})[on] = len(queries)
+            return response
+
+        page = step("product page", "get", products[0])
+        add = re.search(r'id="add_to_basket_form"[^>]*action="([^"]+)"', page.text).group(1)
+        step("add to basket", "post", add, {"quantity": "1"})
+        basket = step("basket page", "get", "/basket/")
+        action = re.search(r'id="voucher_form"[^>]*action="([^"]+)"', basket.text).group(1)
+        step("apply a coupon", "post", action, {"code": COUPON})
+        if 'id="use-points-form"' in basket.text:
+            step("use points", "post", "/basket/points/", {"points": str(POINTS_PER_ORDER)})
+        address = step("checkout: address", "get", "/checkout/shipping-address/")
+        address_id = re.search(r'name="address_id" value="(\d+)"', address.text).group(1)
+        step(
+            "checkout: ship to (to payment)",
+            "post",
+            "/checkout/shipping-address/",
+            {"action": "ship_to", "address_id": address_id},
+            follow=True,
+        )
+        step("checkout: preview", "get", "/checkout/preview/")
+        placed = step("place an order", "post", "/checkout/preview/", {"action": "place_order"})
+        assert placed.status_code == 302, f"no order placed ({placed.status_code})"
+        step("thank-you page", "get", "/checkout/thank-you/")
+        account = step("account page", "get", "/accounts/profile/")
+        if 'href="/accounts/rewards/"' in account.text:
+            step("Rewards page", "get", "/accounts/rewards/")
+    print("\nQueries per step, one journey in this process (with the plugin / hooks off):")
+    for name in STEP_ORDER:
+        if name in counts:
+            on, off = counts[name].get(True, "-"), counts[name].get(False, "-")
+            print(f"  {name:32s} {on!s:>4s} / {off!s:>4s}")
+    return counts
+
+
 def check_store(orders_by_mode):
     """After the run: orders, awards, points vouchers and the ledger's invariants."""
     from django.db import connection
@@ -414,7 +470,7 @@ def main():
         f"{args.workers} gunicorn workers per server"
     )
     with Timer() as t:
-        emails, products = Store(env).create(args.users * runs)
+        emails, products = Store(env).create(2 + args.users * runs)
     print(f"  database {database.rsplit('/', 1)[1]} migrated and seeded in {t.seconds:.1f} s")
     print(f"  {code_version()}")
     print(f"  {machine()}")
@@ -471,6 +527,8 @@ def main():
             f"Celery worker on {redis_url} (solo pool)"
         )
 
+        count_queries(emails[:2], products)
+        emails = emails[2:]
         customers = iter([emails[i * args.users : (i + 1) * args.users] for i in range(runs)])
         samples, orders = [], {True: [], False: []}
         plan = [(on, args.warmup, True) for on in (True, False)] + [
