@@ -47,12 +47,15 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         statement = notifications.email_setting("statement")
         context["statement_is_marketing"] = statement["send"] and statement["marketing"]
         context.update(self.referral_context())
+        # No points yet: "how to earn" comes first.
+        context["newcomer"] = True
         if account is None:
             return context
         context["pending"] = list(awards.pending_awards(account))
         context["expiring"] = expiry.expiring_soon(account, days=30)
         entries, older = self.history(account)
         context["entries"] = entries
+        context["newcomer"] = not (balance or context["pending"] or entries)
         context["older_than"] = entries[-1].pk if older else None
         context["is_first_page"] = "before" not in self.request.GET
         context["rewards"] = [r for r in Reward.objects.all() if r.is_available()]

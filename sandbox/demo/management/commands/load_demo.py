@@ -62,6 +62,12 @@ REWARDS = [
     ("Free shipping", "free_shipping", 30, None, None),
     ("A free dark chocolate bar", "free_product", 40, None, "Dark chocolate bar"),
 ]
+# The names in Spanish, as a merchant types them in the reward form.
+REWARD_NAMES_ES = {
+    "$5 off your order": "5 $ de descuento en tu pedido",
+    "Free shipping": "Envío gratis",
+    "A free dark chocolate bar": "Una tableta de chocolate negro gratis",
+}
 
 LOGINS = [
     ("admin@example.com", "admin", True),
@@ -170,6 +176,7 @@ class Command(BaseCommand):
                     "cost": cost,
                     "value": D(value) if value else None,
                     "product": Product.objects.get(title=product) if product else None,
+                    "name_translations": {"es": REWARD_NAMES_ES[name]},
                 },
             )
 
