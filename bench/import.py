@@ -138,7 +138,7 @@ def baseline_files(path, tmp):
             key = keys.import_lot(user, day, points)
             files["entry"].write(
                 f"{entry_id}\t{account}\tearn\t{points}\t{balances[user]}\t{IMPORT_REASON}\t"
-                f"{key}\t{now}\n"
+                f"{IMPORT_REASON.code}\t{{}}\t{key}\t{now}\n"
             )
             expires = importing.expires_at(day, NOW).isoformat()
             files["lot"].write(f"{account}\t{entry_id}\t{points}\t{points}\t{now}\t{expires}\n")
@@ -158,7 +158,7 @@ COPIES = [
     (
         "entry",
         "oscar_loyalty_ledgerentry (id, account_id, kind, points, balance_after, reason, "
-        "idempotency_key, created_at)",
+        "reason_code, reason_params, idempotency_key, created_at)",
     ),
     (
         "lot",
