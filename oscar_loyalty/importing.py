@@ -3,14 +3,15 @@
 A merchant switching from a SaaS or a WooCommerce plugin exports one row per
 lot of points::
 
-    email,points,expires_on,marketing,consent_date
-    ana@example.com,120,2027-03-01,yes,2024-05-01
+    email,points,expires_on,marketing,consent_date,tier
+    ana@example.com,120,2027-03-01,yes,2024-05-01,Gold
 
 Each row is checked on its own; a bad one is recorded with its reason (the
 downloadable report) and the others go in. Points enter through the ledger
 only (``ledger.bulk.import_lots``, set-based), each lot under the key
 ``keys.import_lot`` (customer, expiry, points), so importing the same file
-again posts nothing; consents through ``consent.import_consents``. The file is
+again posts nothing; consents through ``consent.import_consents``; tiers (by
+name) through ``tiers.place_imported``. The file is
 read as a stream, a chunk of rows per transaction, so memory stays flat
 whatever its length.
 
@@ -38,12 +39,12 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 
-from . import keys
+from . import keys, tiers
 from .conf import loyalty_settings
 from .consent import import_consents
 from .ledger import default_expiry
 from .ledger.bulk import ImportedLot, import_lots
-from .models import Account, ImportRejection, ImportRun, LedgerEntry
+from .models import Account, ImportRejection, ImportRun, LedgerEntry, Tier
 
 COLUMNS = ("email", "points", "expires_on", "marketing", "consent_date", "tier")
 REQUIRED = ("email",)
@@ -79,6 +80,7 @@ class _Row:
     expires_on: date | None = None
     marketing: bool | None = None
     consent_at: datetime | None = None
+    tier: str = ""
     key: str = ""
     errors: list[str] = field(default_factory=list)
 
@@ -220,8 +222,9 @@ def _parse(line: int, cells: list[str], header: list[str]) -> _Row:
         errors.append(_("no valid email"))
     _parse_points(row, values)
     _parse_consent(row, values)
-    if not errors and not row.points and row.marketing is None:
-        errors.append(_("nothing to import: no points and no marketing answer"))
+    row.tier = values.get("tier", "")
+    if not errors and not row.points and row.marketing is None and not row.tier:
+        errors.append(_("nothing to import: no points, no marketing answer, no tier"))
     return row
 
 
@@ -311,6 +314,7 @@ def _import_chunk(chunk: list[_Row], now: datetime, last_before: int, totals: To
     refused rows."""
     totals.rows += len(chunk)
     _find_customers(chunk)
+    _find_tiers(chunk)
     valid = [row for row in chunk if not row.errors]
     accounts = _accounts({row.user_id for row in valid if row.points})
     lots: dict[str, ImportedLot] = {}
@@ -343,12 +347,24 @@ def _import_chunk(chunk: list[_Row], now: datetime, last_before: int, totals: To
         if row.marketing is not None and not row.errors and row.user_id is not None
     }
     changed = import_consents(answers)
+    placed = {
+        row.user_id
+        for row in valid
+        if row.tier
+        and not row.errors
+        and row.user_id is not None
+        and tiers.place_imported(row.user_id, _TIERS[row.tier.lower()], _IMPORTED_TIER)
+    }
     rejected = []
     for row in chunk:
         if row.errors:
             rejected.append(row)
             totals.rejected += 1
-        elif row.key in posted or (row.marketing is not None and row.user_id in changed):
+        elif (
+            row.key in posted
+            or (row.marketing is not None and row.user_id in changed)
+            or (row.tier and row.user_id in placed)
+        ):
             totals.imported += 1
             totals.points += row.points if row.key in posted else 0
         else:
@@ -379,6 +395,21 @@ def _find_customers(chunk: list[_Row]) -> None:
             row.errors.append(_("several customers have this email"))
         else:
             row.user_id = ids[0]
+
+
+_TIERS: dict[str, Tier] = {}
+_IMPORTED_TIER = "Brought from your previous rewards program"
+
+
+def _find_tiers(chunk: list[_Row]) -> None:
+    """Refuse a row naming a tier the shop does not have (tiers by name, any case)."""
+    if not any(row.tier for row in chunk):
+        return
+    _TIERS.clear()
+    _TIERS.update({tier.name.lower(): tier for tier in Tier.objects.all()})
+    for row in chunk:
+        if row.tier and not row.errors and row.tier.lower() not in _TIERS:
+            row.errors.append(_("no tier named %(tier)s") % {"tier": row.tier[:64]})
 
 
 def _accounts(user_ids: set[int | None]) -> dict[int, int]:

@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from . import awards, ledger, redemption
+from . import awards, ledger, redemption, tiers
 from .consent import forget_consent
 from .models import (
     Account,
@@ -35,6 +35,8 @@ from .models import (
     Referral,
     ReferralCode,
     SentMessage,
+    TierChange,
+    TierStatus,
 )
 
 # Rows read from the database at a time while streaming a long history.
@@ -56,7 +58,7 @@ def export(user, requested_by, by_staff: bool = False) -> Iterator[str]:
 
     Sections: the account, the ledger with the reason the customer reads, the
     points lots, pending and past awards, redemptions, referrals, the
-    marketing consent and the emails sent. Friends are not named (their data
+    marketing consent, the emails sent and the tier history. Friends are not named (their data
     is theirs): a referral says when and how it went, not who.
     """
     account = Account.objects.filter(user=user).first()
@@ -78,7 +80,7 @@ def _export(user, account: Account | None) -> Iterator[str]:
         ("referrals", _referrals(user)),
         ("consents", _consents(user)),
         ("messages", _messages(user)),
-        ("tier_history", iter(())),
+        ("tier_history", _tier_history(account)),
     ]
     for name, rows in sections:
         yield f', "{name}": ['
@@ -97,12 +99,33 @@ def _customer(user) -> dict:
 def _account(account: Account | None) -> dict | None:
     if account is None:
         return None
+    status = TierStatus.objects.filter(account=account).select_related("tier").first()
     return {
         "member_number": account.pk,
         "balance": account.balance,
         "created_at": account.created_at,
         "last_activity_at": account.last_activity_at,
+        "tier": status.tier.display_name if status and status.tier else None,
+        "tier_since": status.since if status and status.tier else None,
     }
+
+
+def _tier_history(account: Account | None) -> Iterator[dict]:
+    if account is None:
+        return
+    changes = (
+        TierChange.objects.filter(account=account)
+        .select_related("from_tier", "to_tier")
+        .order_by("id")
+    )
+    for change in changes.iterator(chunk_size=CHUNK):
+        yield {
+            "date": change.created_at,
+            "from": change.from_tier.display_name if change.from_tier_id else None,
+            "to": change.to_tier.display_name if change.to_tier_id else None,
+            "cause": change.cause,
+            "reason": str(change.customer_reason()),
+        }
 
 
 def _ledger(account: Account | None) -> Iterator[dict]:
@@ -215,7 +238,8 @@ def erase(user, requested_by=None) -> Account | None:
     In one transaction: the points voucher not used yet gives its points back
     (so no open voucher is left bound to them), pending awards are voided, the
     balance is forfeited and the account detached from the customer
-    (``ledger.close_account``, which also blanks staff's free-text reasons);
+    (``ledger.close_account``, which also blanks staff's free-text reasons), and
+    their tier goes, with staff's words on their tier moves (``tiers.forget``);
     the referral code and link, referrals, the consent, the record of emails
     sent and any rejected import row naming them are deleted. The erasure is
     logged against the account (a customer deleted with no account leaves no
@@ -234,6 +258,7 @@ def erase(user, requested_by=None) -> Account | None:
                 redemption.restore(pk, _("Customer's data erased"))
             awards.void_pending_awards(account)
             ledger.close_account(account)
+            tiers.forget(account)
         ReferralCode.objects.filter(user=user).delete()
         Referral.objects.filter(referrer=user).delete()
         Referral.objects.filter(referred=user).delete()

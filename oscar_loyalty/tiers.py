@@ -377,9 +377,28 @@ def move(
         raise TierError(_("Say why: the customer reads the reason."))
     if tier is not None and not Tier.objects.filter(pk=tier.pk).exists():
         raise TierError(_("This tier does not exist."))
+    return _place(user.pk, tier, reason, staff_user)
+
+
+def place_imported(user_id: int, tier: Tier, reason: str) -> TierChange | None:
+    """A customer's tier brought from another program (``importing``): placed as a staff
+    move would place them (kept until they qualify higher), with no staff member.
+    Placing them in the tier they are in changes nothing (None)."""
+    return _place(user_id, tier, reason, None)
+
+
+def forget(account: Account) -> None:
+    """The customer was erased (``privacy.erase``): no tier, and no staff words about them."""
+    TierStatus.objects.filter(account=account).delete()
+    TierChange.objects.filter(account=account).exclude(reason="").update(reason="")
+
+
+def _place(
+    user_id: int, tier: Tier | None, reason: str, staff_user: AbstractBaseUser | None
+) -> TierChange | None:
     now = timezone.now()
     with transaction.atomic():
-        account, _created = Account.objects.get_or_create(user_id=user.pk)
+        account, _created = Account.objects.get_or_create(user_id=user_id)
         Account.objects.select_for_update().filter(pk=account.pk).first()
         status = TierStatus.objects.filter(account=account).first()
         if status is not None and status.tier_id == (tier.pk if tier else None):

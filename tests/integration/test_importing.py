@@ -17,6 +17,8 @@ from oscar_loyalty.models import (
     LedgerEntry,
     MarketingConsent,
     PointsLot,
+    Tier,
+    TierStatus,
 )
 
 pytestmark = pytest.mark.django_db
@@ -238,3 +240,16 @@ def test_the_command_refuses_a_missing_or_unreadable_file(tmp_path):
         call_command("loyalty_import", str(bad))
     with pytest.raises(CommandError, match="NUL"):
         call_command("loyalty_import", "a\x00b")
+
+
+def test_tiers_come_by_name_once_and_an_unknown_one_is_refused(customer, luis):
+    gold = Tier.objects.create(name="Gold", level=2, threshold=500)
+    text = "email,points,tier\nana@example.com,,gold\nluis@example.com,10,Platinum\n"
+    run = run_import(text)
+    assert (run.imported, run.rejected) == (1, 1)
+    assert "no tier named Platinum" in reasons(run)[3]
+    assert TierStatus.objects.get(account__user=customer).tier == gold
+    assert not LedgerEntry.objects.exists()  # the refused row brought no points either
+    again = run_import(text)
+    assert (again.imported, again.unchanged) == (0, 1)
+    assert TierStatus.objects.get(account__user=customer).account.tier_changes.count() == 1

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 from oscar.core.loading import get_model
 
-from oscar_loyalty import awards, consent, importing, ledger, privacy, redemption
+from oscar_loyalty import awards, consent, importing, ledger, privacy, redemption, tiers
 from oscar_loyalty.models import (
     Account,
     DataRequest,
@@ -22,6 +22,9 @@ from oscar_loyalty.models import (
     Referral,
     ReferralCode,
     SentMessage,
+    Tier,
+    TierChange,
+    TierStatus,
 )
 from tests.helpers import basket_for, personal_rows
 
@@ -54,6 +57,8 @@ def history(zoraida, staff, place_order, django_user_model):
     ReferralCode.objects.create(user=zoraida, code="ZORA1")
     consent.set_marketing_consent(zoraida, True, MarketingConsent.Source.ACCOUNT, "es")
     SentMessage.objects.create(user=zoraida, message="statement", key="statement:2026-10")
+    gold = Tier.objects.create(name="Gold", level=2, threshold=500)
+    tiers.move(zoraida, gold, f"Welcome to Gold, {FIRST}", staff)
     run = ImportRun.objects.create(name="old.csv")
     importing.run(run, io.BytesIO(f"email,points\n{EMAIL.upper()},-5\n".encode()))
     return {"account": account, "order": order, "friend": friend, "host": host}
@@ -75,7 +80,9 @@ def test_the_export_holds_every_section_with_readable_reasons(zoraida, history, 
     assert "friend@example.com" not in json.dumps(data)  # a friend's data is theirs
     assert data["consents"][0]["marketing_emails"] is True
     assert data["messages"][0]["about"] == "statement:2026-10"
-    assert data["tier_history"] == []
+    assert data["account"]["tier"] == "Gold"
+    assert data["tier_history"][0]["to"] == "Gold"
+    assert data["tier_history"][0]["reason"] == f"Welcome to Gold, {FIRST}"
     logged = DataRequest.objects.get()
     assert (logged.action, logged.account, logged.requested_by, logged.by_staff) == (
         "export",
@@ -123,6 +130,8 @@ def test_erasing_leaves_nothing_personal_in_any_loyalty_table(zoraida, history, 
     assert not MarketingConsent.objects.filter(user=zoraida).exists()
     assert not SentMessage.objects.filter(user=zoraida).exists()
     assert not ImportRejection.objects.exists()
+    assert not TierStatus.objects.filter(account=account).exists()
+    assert TierChange.objects.get(account=account).reason == ""  # the move stays, unnamed
     logged = DataRequest.objects.get(action="erase")
     assert (logged.account, logged.requested_by, logged.by_staff) == (account, staff, True)
     # the customer still shops: a new, empty account the day they earn again
