@@ -25,7 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -494,3 +494,106 @@ def may_claim(user_id: int | None, reward) -> bool:
         return True
     tier = current_tier(user_id)
     return tier is not None and tier.level >= reward.min_tier.level
+
+
+@dataclass
+class Progress:
+    """The way to the next tier: ``missing`` more points or money, before ``by`` (if the
+    count resets then)."""
+
+    tier: Tier
+    count: Decimal
+    missing: Decimal
+    by: datetime | None
+
+    @property
+    def is_money(self) -> bool:
+        return self.tier.measure == Measure.SPEND
+
+    @property
+    def missing_points(self) -> int:
+        return int(self.missing)
+
+    @property
+    def percent(self) -> int:
+        if self.tier.threshold <= 0:
+            return 100
+        return max(0, min(100, int(self.count * 100 / self.tier.threshold)))
+
+
+def next_tier(current: Tier | None, all_tiers: Sequence[Tier]) -> Tier | None:
+    """The next tier a customer is shown: the lowest visible one above theirs."""
+    level = current.level if current else NO_TIER
+    return next((t for t in all_tiers if t.level > level and not t.hidden), None)
+
+
+def progress(account: Account | None, tier: Tier, now: datetime | None = None) -> Progress:
+    now = now or timezone.now()
+    count = count_for(account, tier, now) if account is not None else Decimal(0)
+    missing = max(tier.threshold - count, Decimal(0))
+    if tier.measure == Measure.POINTS:
+        missing = Decimal(int(missing.to_integral_value(rounding=ROUND_CEILING)))
+    return Progress(tier, count, missing, period_end(tier.period, now))
+
+
+def perks(tier: Tier | None) -> dict:
+    """What a tier gives: its multiplier, the open offers for it (or a lower tier), and the
+    rewards reserved for it (or a lower tier)."""
+    if tier is None:
+        return {"multiplier": None, "offers": [], "tier_rewards": []}
+    from .models import Reward
+
+    ConditionalOffer = get_model("offer", "ConditionalOffer")
+    ids = list(Tier.objects.filter(level__lte=tier.level).values_list("pk", flat=True))
+    offers = ConditionalOffer.active.filter(
+        condition__proxy_class=TierCondition.path(),
+        condition__value__in=ids,
+        status=ConditionalOffer.OPEN,
+    ).order_by("priority", "pk")
+    return {
+        # "1.5", "2": no trailing zeros (the template localises nothing else here)
+        "multiplier": f"{tier.multiplier:f}".rstrip("0").rstrip(".")
+        if tier.multiplier > 1
+        else None,
+        "offers": list(offers),
+        "tier_rewards": list(Reward.objects.filter(min_tier__level__lte=tier.level)),
+    }
+
+
+def rewards_page(account: Account | None, now: datetime | None = None) -> dict:
+    """What the Rewards page shows of tiers (nothing if the shop has none).
+
+    Hidden tiers stay out of the ladder and of "next" until the customer is in one;
+    then it is announced.
+    """
+    all_tiers = list(Tier.objects.order_by("level"))
+    if not all_tiers:
+        return {"tiers_enabled": False}
+    mine = customer_tiers(account, history=5)
+    current = mine["tier"]
+    upcoming = next_tier(current, all_tiers)
+    return {
+        "tiers_enabled": True,
+        **mine,
+        "tier_ladder": [t for t in all_tiers if not t.hidden or t == current],
+        "tier_perks": perks(current),
+        "tier_progress": progress(account, upcoming, now) if upcoming else None,
+        "tier_secret": current is not None and current.hidden,
+    }
+
+
+def visible_rewards(rewards: Iterable, user_id: int | None) -> list:
+    """Rewards a customer is shown: those for a hidden tier only once they may claim them.
+
+    Each is marked ``locked`` if the customer's tier is too low to claim it.
+    """
+    tier = current_tier(user_id)
+    level = tier.level if tier else NO_TIER
+    shown = []
+    for reward in rewards:
+        needed = reward.min_tier.level if reward.min_tier_id else NO_TIER
+        if reward.min_tier_id and reward.min_tier.hidden and needed > level:
+            continue
+        reward.locked = needed > level
+        shown.append(reward)
+    return shown

@@ -17,7 +17,7 @@ from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
-from . import awards, expiry, notifications, privacy, reasons, redemption, referrals
+from . import awards, expiry, notifications, privacy, reasons, redemption, referrals, tiers
 from .conf import loyalty_settings
 from .consent import marketing_consent, set_marketing_consent
 from .forms import ConsentForm
@@ -49,6 +49,7 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context.update(self.referral_context())
         # No points yet: "how to earn" comes first.
         context["newcomer"] = True
+        context.update(tiers.rewards_page(account))
         if account is None:
             return context
         context["pending"] = list(awards.pending_awards(account))
@@ -58,7 +59,10 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context["newcomer"] = not (balance or context["pending"] or entries)
         context["older_than"] = entries[-1].pk if older else None
         context["is_first_page"] = "before" not in self.request.GET
-        context["rewards"] = [r for r in Reward.objects.all() if r.is_available()]
+        context["rewards"] = tiers.visible_rewards(
+            [r for r in Reward.objects.select_related("min_tier") if r.is_available()],
+            self.request.user.pk,
+        )
         context["claims"] = list(
             Redemption.objects.filter(account=account, reward__isnull=False)
             .select_related("reward", "voucher")

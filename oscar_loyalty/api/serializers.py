@@ -69,12 +69,38 @@ class ErrorSerializer(serializers.Serializer):
     )
 
 
+class TierSerializer(serializers.Serializer):
+    name = serializers.CharField(source="display_name", help_text="In the app's language.")
+    level = serializers.IntegerField(help_text="Higher is better.")
+    multiplier = serializers.DecimalField(
+        max_digits=5, decimal_places=2, help_text="Points multiplier on every order."
+    )
+    hidden = serializers.BooleanField(help_text="A secret tier, shown once reached.")
+
+
+class NextTierSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    measure = serializers.ChoiceField(
+        choices=["points", "spend"], help_text="What counts: points earned or money spent."
+    )
+    missing = serializers.DecimalField(
+        max_digits=14, decimal_places=2, help_text="Points or money still to go."
+    )
+    before = serializers.DateTimeField(
+        allow_null=True, help_text="When the count starts again (calendar year); null: never."
+    )
+
+
 class BalanceSerializer(serializers.Serializer):
     balance = serializers.IntegerField(help_text="Points the customer can spend now.")
     value = serializers.DecimalField(
         max_digits=14, decimal_places=2, help_text="What they are worth, in `currency`."
     )
     currency = serializers.CharField()
+    tier = TierSerializer(allow_null=True, help_text="The customer's tier; null: none.")
+    next_tier = NextTierSerializer(
+        allow_null=True, help_text="The next tier shown to the customer; null: none above."
+    )
 
 
 class PendingSerializer(serializers.ModelSerializer):

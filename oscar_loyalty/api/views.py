@@ -26,7 +26,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import awards, consent, expiry, reasons, redemption, referrals, till
+from .. import awards, consent, expiry, reasons, redemption, referrals, tiers, till
 from ..exceptions import InsufficientPoints, KeyReused, LedgerError, RedemptionError
 from ..models import Account, LedgerEntry, MarketingConsent, Redemption, Reward
 from . import serializers as s
@@ -104,14 +104,24 @@ def own_account(user):
 
 
 class BalanceView(LoyaltyAPIView):
-    @documented(responses=s.BalanceSerializer, summary="Points balance and its value")
+    @documented(responses=s.BalanceSerializer, summary="Points balance, its value and the tier")
     def get(self, request):
         account = own_account(request.user)
         balance = account.balance if account else 0
+        page = tiers.rewards_page(account)
+        upcoming = page.get("tier_progress")
         data = {
             "balance": balance,
             "value": redemption.points_value(balance),
             "currency": settings.OSCAR_DEFAULT_CURRENCY,
+            "tier": page.get("tier"),
+            "next_tier": upcoming
+            and {
+                "name": upcoming.tier.display_name,
+                "measure": upcoming.tier.measure,
+                "missing": upcoming.missing,
+                "before": upcoming.by,
+            },
         }
         return Response(s.BalanceSerializer(data).data)
 

@@ -26,7 +26,13 @@ def test_anonymous_requests_are_refused_with_401():
 def test_balance_of_a_customer_who_never_earned_is_zero_and_creates_nothing(api, customer):
     response = api.get(f"{API}/balance/")
     assert response.status_code == 200
-    assert response.json() == {"balance": 0, "value": "0.00", "currency": "USD"}
+    assert response.json() == {
+        "balance": 0,
+        "value": "0.00",
+        "currency": "USD",
+        "tier": None,
+        "next_tier": None,
+    }
     assert not hasattr(customer, "loyalty_account") or customer.loyalty_account is None
 
 
@@ -35,7 +41,28 @@ def test_balance_and_its_value(api, rich):
         "balance": 500,
         "value": "500.00",
         "currency": "USD",
+        "tier": None,
+        "next_tier": None,
     }
+
+
+def test_balance_with_the_tier_and_the_next(api, rich, customer, staff):
+    from oscar_loyalty import tiers
+    from oscar_loyalty.models import Tier
+
+    silver = Tier.objects.create(
+        name="Silver", name_translations={"es": "Plata"}, level=1, threshold=Decimal("100")
+    )
+    Tier.objects.create(
+        name="Gold", level=2, threshold=Decimal("300"), measure="spend", period="year"
+    )
+    Tier.objects.create(name="Black", level=3, threshold=Decimal("1"), hidden=True)
+    tiers.move(customer, silver, "Welcome", staff)
+    data = api.get(f"{API}/balance/", HTTP_ACCEPT_LANGUAGE="es").json()
+    assert data["tier"] == {"name": "Plata", "level": 1, "multiplier": "1.00", "hidden": False}
+    assert data["next_tier"]["name"] == "Gold"
+    assert (data["next_tier"]["measure"], data["next_tier"]["missing"]) == ("spend", "300.00")
+    assert data["next_tier"]["before"].startswith("20")
 
 
 def test_pending_points_with_their_dates(api, customer, place_order):
