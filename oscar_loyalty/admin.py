@@ -119,9 +119,9 @@ class SentMessageAdmin(ReadOnlyAdmin):
 class DataRequestAdmin(ReadOnlyAdmin):
     """The log of exports and erasures: who asked, for which account, when."""
 
-    list_display = ["created_at", "action", "account", "requested_by", "by_staff"]
+    list_display = ["created_at", "action", "customer", "account", "requested_by", "by_staff"]
     list_filter = ["action", "by_staff"]
-    raw_id_fields = ["account", "requested_by"]
+    raw_id_fields = ["customer", "account", "requested_by"]
     date_hierarchy = "created_at"
 
 

@@ -43,10 +43,13 @@ from .models import (
 CHUNK = 2000
 
 
-def log(action: str, account: Account | None, requested_by, by_staff: bool) -> DataRequest:
-    """Record an export or an erasure: who asked (a customer or staff), for which account."""
+def log(
+    action: str, customer, account: Account | None, requested_by, by_staff: bool
+) -> DataRequest:
+    """Record an export or an erasure: who asked (a customer or staff), for whom, when."""
     return DataRequest.objects.create(
         action=action,
+        customer=customer if getattr(customer, "pk", None) else None,
         account=account,
         requested_by=requested_by if getattr(requested_by, "pk", None) else None,
         by_staff=by_staff,
@@ -62,7 +65,7 @@ def export(user, requested_by, by_staff: bool = False) -> Iterator[str]:
     is theirs): a referral says when and how it went, not who.
     """
     account = Account.objects.filter(user=user).first()
-    log(DataRequest.Action.EXPORT, account, requested_by, by_staff)
+    log(DataRequest.Action.EXPORT, user, account, requested_by, by_staff)
     return _export(user, account)
 
 
@@ -241,10 +244,10 @@ def erase(user, requested_by=None) -> Account | None:
     (``ledger.close_account``, which also blanks staff's free-text reasons), and
     their tier goes, with staff's words on their tier moves (``tiers.forget``);
     the referral code and link, referrals, the consent, the record of emails
-    sent and any rejected import row naming them are deleted. The erasure is
-    logged against the account (a customer deleted with no account leaves no
-    log). Erasing twice changes nothing more. Returns the
-    (detached) account, if there was one.
+    sent and any rejected import row naming them are deleted, and the log of
+    their exports no longer names them. The erasure is logged against the
+    account (a customer deleted with no account leaves no log). Erasing twice
+    changes nothing more. Returns the (detached) account, if there was one.
 
     Runs too when Oscar deletes the customer (``receivers.customer_deleted``),
     inside the deletion's transaction.
@@ -266,6 +269,8 @@ def erase(user, requested_by=None) -> Account | None:
         SentMessage.objects.filter(user=user).delete()
         if user.email:
             ImportRejection.objects.filter(email=user.email.strip().lower()).delete()
+        DataRequest.objects.filter(customer=user).update(customer=None)
+        DataRequest.objects.filter(requested_by=user, by_staff=False).update(requested_by=None)
         if account is not None or requested_by is not None:
-            log(DataRequest.Action.ERASE, account, requested_by, by_staff=requested_by is not None)
+            log(DataRequest.Action.ERASE, None, account, requested_by, requested_by is not None)
     return account

@@ -18,9 +18,10 @@ from .ledger import Account
 class DataRequest(models.Model):
     """An export or an erasure of a customer's loyalty data: who asked, for whom, when.
 
-    The customer is named by their points account (the member number), which
-    outlives them: an erased customer's log says "account #42, erased by staff
-    member X", never their email.
+    The customer is named by their user (for a customer without an account
+    too) and their points account (the member number), which outlives them:
+    erasing empties the user, so an erased customer's log says "account #42,
+    erased by staff member X", never who they were.
     """
 
     class Action(models.TextChoices):
@@ -35,6 +36,16 @@ class DataRequest(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("Account"),
+    )
+    # Whose data, while they are a customer: erasing them empties it, so an erased
+    # customer's log names their account number only.
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Customer"),
     )
     # Who asked: the customer themselves, or a staff member (null once deleted).
     requested_by = models.ForeignKey(

@@ -84,18 +84,20 @@ def test_the_export_holds_every_section_with_readable_reasons(zoraida, history, 
     assert data["tier_history"][0]["to"] == "Gold"
     assert data["tier_history"][0]["reason"] == f"Welcome to Gold, {FIRST}"
     logged = DataRequest.objects.get()
-    assert (logged.action, logged.account, logged.requested_by, logged.by_staff) == (
+    assert (logged.action, logged.customer, logged.account, logged.requested_by) == (
         "export",
+        zoraida,
         history["account"],
         staff,
-        True,
     )
+    assert logged.by_staff
 
 
 def test_the_export_of_a_customer_without_an_account(customer):
     data = json.loads("".join(privacy.export(customer, customer)))
     assert data["account"] is None and data["ledger"] == []
-    assert DataRequest.objects.get().requested_by == customer
+    logged = DataRequest.objects.get()
+    assert logged.requested_by == logged.customer == customer and not logged.by_staff
 
 
 def test_the_export_streams_a_long_history_in_pieces(customer):
@@ -115,6 +117,7 @@ def test_erasing_leaves_nothing_personal_in_any_loyalty_table(zoraida, history, 
     assert personal_rows(EMAIL, FIRST, LAST), "the search finds the customer before"
     entries = LedgerEntry.objects.filter(account=history["account"]).count()
 
+    privacy.export(zoraida, zoraida)  # logged, naming her
     account = privacy.erase(zoraida, requested_by=staff)
 
     assert personal_rows(EMAIL, FIRST, LAST) == []
@@ -134,6 +137,10 @@ def test_erasing_leaves_nothing_personal_in_any_loyalty_table(zoraida, history, 
     assert TierChange.objects.get(account=account).reason == ""  # the move stays, unnamed
     logged = DataRequest.objects.get(action="erase")
     assert (logged.account, logged.requested_by, logged.by_staff) == (account, staff, True)
+    # the log no longer says whose the account was: not even her own export's entry
+    assert not DataRequest.objects.filter(customer=zoraida).exists()
+    assert not DataRequest.objects.filter(requested_by=zoraida).exists()
+    assert DataRequest.objects.get(action="export").account == account
     # the customer still shops: a new, empty account the day they earn again
     assert ledger.get_account(zoraida).pk != account.pk
 
