@@ -74,15 +74,21 @@ class LoyaltyAPIView(APIView):
     def get_exception_handler(self):
         return handle_exception
 
-    def initial(self, request, *args, **kwargs):
+    def dispatch(self, request, *args, **kwargs):
         """An app asks for its language with ``Accept-Language``: texts (reasons,
-        reward names, errors) answer in it, unless the URL names one (``/es/...``)."""
-        if "HTTP_ACCEPT_LANGUAGE" in request.META and not translation.get_language_from_path(
+        reward names, errors) answer in it, unless the URL names one (``/es/...``).
+        Only for this request: the response is rendered before the language is
+        given back, so the thread's next request (or task) is not left in it."""
+        if "HTTP_ACCEPT_LANGUAGE" not in request.META or translation.get_language_from_path(
             request.path_info
         ):
-            translation.activate(translation.get_language_from_request(request))
+            return super().dispatch(request, *args, **kwargs)
+        with translation.override(translation.get_language_from_request(request)):
             request.LANGUAGE_CODE = translation.get_language()
-        super().initial(request, *args, **kwargs)
+            response = super().dispatch(request, *args, **kwargs)
+            if hasattr(response, "render") and not response.is_rendered:
+                response.render()
+            return response
 
 
 class StaffAPIView(LoyaltyAPIView):

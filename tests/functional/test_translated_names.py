@@ -1,6 +1,7 @@
 """Reward names the merchant translates in the dashboard, read in the customer's language."""
 
 import pytest
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from oscar_loyalty import ledger, reasons, redemption
@@ -98,3 +99,15 @@ def test_the_api_names_rewards_in_the_requests_language(rich):
     assert history["results"][0]["reason"] == "Recompensa: Envío gratis"
     claims = client.get("/api/loyalty/claims/", HTTP_ACCEPT_LANGUAGE="es").json()
     assert claims["results"][0]["reward"]["name"] == "Envío gratis"
+
+
+def test_an_app_asking_for_spanish_leaves_the_language_as_it_found_it(rich):
+    client = APIClient()
+    client.force_authenticate(rich)
+    with translation.override("en"):
+        history = client.get("/api/loyalty/history/", HTTP_ACCEPT_LANGUAGE="es").json()
+        assert translation.get_language() == "en"
+    order = reasons.order("1")
+    with translation.override("es"):
+        spanish = reasons.render(order.code, order.params)
+    assert history["results"][0]["reason"] == spanish != str(order)
