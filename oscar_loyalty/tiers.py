@@ -29,7 +29,7 @@ from decimal import ROUND_CEILING, Decimal
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -93,44 +93,58 @@ def counts(
 ) -> dict[CountKind, dict[int, Decimal]]:
     """Each kind of count for these ``(account id, user id)`` pairs, by account id.
 
-    One aggregate query per kind, whatever the number of accounts (a chunk).
+    Points: one aggregate query for every period at once; money: one per
+    period. A chunk of contiguous ids (the periodic recompute's) is read as an
+    id range, not a list of ids.
     """
     ids = [pk for pk, _user in accounts]
+    kinds = set(kinds)
     result: dict[CountKind, dict[int, Decimal]] = {}
-    for measure, period in set(kinds):
-        start = period_start(period, now)
-        if measure == Measure.POINTS:
-            result[measure, period] = points_earned(ids, start, now)
-        else:
-            users = {user: pk for pk, user in accounts if user is not None}
-            by_user = money_spent(list(users), start, now)
+    periods = sorted({period for measure, period in kinds if measure == Measure.POINTS})
+    if periods:
+        by_period = points_earned(ids, {p: period_start(p, now) for p in periods}, now)
+        for period in periods:
+            result[Measure.POINTS, period] = by_period[period]
+    users = {user: pk for pk, user in accounts if user is not None}
+    for measure, period in kinds:
+        if measure == Measure.SPEND:
+            by_user = money_spent(list(users), period_start(period, now), now)
             result[measure, period] = {users[u]: v for u, v in by_user.items()}
     return result
 
 
 def points_earned(
-    account_ids: Sequence[int], start: datetime | None, now: datetime
-) -> dict[int, Decimal]:
-    """Points earned from purchases between ``start`` and ``now``, less refunds, by account."""
-    earns = LedgerEntry.objects.filter(
-        _purchase("idempotency_key"), account_id__in=account_ids, kind=Kind.EARN
-    ).filter(created_at__lte=now)
-    clawbacks = LedgerEntry.objects.filter(
-        _purchase("reverses__idempotency_key"),
-        account_id__in=account_ids,
-        kind=Kind.CLAWBACK,
-        reverses__kind=Kind.EARN,
-        reverses__created_at__lte=now,
+    account_ids: Sequence[int], starts: dict[str, datetime | None], now: datetime
+) -> dict[str, dict[int, Decimal]]:
+    """Points earned from purchases up to ``now``, less what refunds took back of them, by
+    period (counted from ``starts[period]``) and account.
+
+    One pass over the accounts' entries: an earn counts in a period by its own
+    date, a clawback by the date of the earn it reverses.
+    """
+    entries = LedgerEntry.objects.filter(
+        Q(_purchase("idempotency_key"), kind=Kind.EARN, created_at__lte=now)
+        | Q(
+            _purchase("reverses__idempotency_key"),
+            kind=Kind.CLAWBACK,
+            reverses__kind=Kind.EARN,
+            reverses__created_at__lte=now,
+        )
     )
-    if start is not None:
-        earns = earns.filter(created_at__gte=start)
-        clawbacks = clawbacks.filter(reverses__created_at__gte=start)
-    result: dict[int, Decimal] = defaultdict(Decimal)
-    for query in (earns, clawbacks):
-        for account_id, points in (
-            query.values("account_id").annotate(p=Sum("points")).values_list("account_id", "p")
-        ):
-            result[account_id] += Decimal(points)
+    entries = entries.filter(_ids("account_id", account_ids))
+    sums = {}
+    for period, start in starts.items():
+        within = Q()
+        if start is not None:
+            within = Q(kind=Kind.EARN, created_at__gte=start) | Q(
+                kind=Kind.CLAWBACK, reverses__created_at__gte=start
+            )
+        sums[period] = Sum("points", filter=within) if start is not None else Sum("points")
+    result: dict[str, dict[int, Decimal]] = {period: {} for period in starts}
+    for row in entries.values("account_id").annotate(**sums).values("account_id", *starts):
+        for period in starts:
+            if row[period]:
+                result[period][row["account_id"]] = Decimal(row[period])
     return result
 
 
@@ -295,9 +309,7 @@ def recompute_customer(user_id: int, now: datetime | None = None) -> int:
 def _recompute_chunk(chunk: list[tuple[int, int | None]], tiers: list[Tier], now) -> int:
     by_id = {t.pk: t for t in tiers}
     values = counts(chunk, [(t.measure, t.period) for t in tiers], now) if tiers else {}
-    statuses = {
-        s.account_id: s for s in TierStatus.objects.filter(account_id__in=[a for a, _u in chunk])
-    }
+    statuses = {s.account_id: s for s in TierStatus.objects.filter(_ids("account_id", chunk))}
     todo = [
         pk
         for pk, _user in chunk
@@ -305,45 +317,110 @@ def _recompute_chunk(chunk: list[tuple[int, int | None]], tiers: list[Tier], now
     ]
     if not todo:
         return 0
-    changes = []
     with transaction.atomic():
         # The accounts' locks (in id order, as the ledger takes them), then their
         # statuses read again: a recompute running at the same moment waits.
-        list(
-            Account.objects.select_for_update().filter(pk__in=todo).order_by("pk").values_list("pk")
-        )
-        statuses = {s.account_id: s for s in TierStatus.objects.filter(account_id__in=todo)}
-        new, updated = [], []
+        _lock_accounts(todo)
+        wanted = set(todo)
+        statuses = {
+            s.account_id: s
+            for s in TierStatus.objects.filter(account_id__gte=todo[0], account_id__lte=todo[-1])
+            if s.account_id in wanted
+        }
+        rows, changes = [], []
         for pk in todo:
             status = statuses.get(pk)
             decision = decide(status, qualifying_tier(tiers, values, pk), by_id, now)
             if decision is None:
                 continue
-            if status is None:
-                status = TierStatus(account_id=pk, since=now)
-                new.append(status)
-            else:
-                updated.append(status)
+            tier_id = decision.tier.pk if decision.tier else None
+            since = status.since if status is not None and decision.cause is None else now
+            rows.append((pk, tier_id, since, decision.below_since, decision.held_level))
             if decision.cause is not None:
-                changes.append(
-                    TierChange(
-                        account_id=pk,
-                        from_tier_id=status.tier_id,
-                        to_tier=decision.tier,
-                        cause=decision.cause,
-                        created_at=now,
-                    )
-                )
-                status.since = now
-            status.tier = decision.tier
-            status.below_since = decision.below_since
-            status.held_level = decision.held_level
-        TierStatus.objects.bulk_create(new)
-        TierStatus.objects.bulk_update(updated, ["tier", "since", "below_since", "held_level"])
-        TierChange.objects.bulk_create(changes)
-        for change in changes:
-            _announce(change)
+                changes.append((pk, status.tier_id if status else None, tier_id, decision.cause))
+        if connection.vendor == "postgresql":
+            change_ids = _save_pg(rows, changes, now)
+        else:
+            change_ids = _save_portable(rows, changes, statuses, now)
+        # Rows for the receivers, only if there are receivers (the nightly job
+        # may change thousands of tiers; building rows nobody reads costs time).
+        if change_ids and signals.tier_changed.has_listeners(TierChange):
+            for change in TierChange.objects.filter(pk__in=change_ids).order_by("pk"):
+                _announce(change)
     return len(changes)
+
+
+def _ids(field: str, chunk: Sequence[tuple[int, int | None]] | Sequence[int]) -> Q:
+    """``field`` in these (sorted) account ids: a range when they are contiguous, as the
+    periodic recompute's chunks are (a list of thousands of ids costs more to send)."""
+    ids = [row[0] if isinstance(row, tuple) else row for row in chunk]
+    if ids and ids == list(range(ids[0], ids[-1] + 1)):
+        return Q(**{f"{field}__gte": ids[0], f"{field}__lte": ids[-1]})
+    return Q(**{f"{field}__in": ids})
+
+
+def _lock_accounts(ids: list[int]) -> None:
+    """Lock these accounts in id order, as the ledger does (on PostgreSQL, one array)."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Account._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids]
+            )
+        return
+    list(Account.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk"))
+
+
+def _save_pg(rows: list[tuple], changes: list[tuple], now: datetime) -> list[int]:
+    """The statuses upserted and the changes inserted, one statement each (arrays in)."""
+    status_table = connection.ops.quote_name(TierStatus._meta.db_table)
+    change_table = connection.ops.quote_name(TierChange._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {status_table} (account_id, tier_id, since, below_since, held_level)
+            SELECT * FROM unnest(%s::integer[], %s::integer[], %s::timestamptz[],
+                                 %s::timestamptz[], %s::smallint[])
+            ON CONFLICT (account_id) DO UPDATE
+            SET tier_id = EXCLUDED.tier_id, since = EXCLUDED.since,
+                below_since = EXCLUDED.below_since, held_level = EXCLUDED.held_level
+            """,
+            [list(column) for column in zip(*rows, strict=True)],
+        )
+        if not changes:
+            return []
+        cursor.execute(
+            f"""
+            INSERT INTO {change_table} (account_id, from_tier_id, to_tier_id, cause, reason,
+                                        created_at)
+            SELECT account_id, from_id, to_id, cause, '', %s
+            FROM unnest(%s::integer[], %s::integer[], %s::integer[], %s::varchar[])
+                 AS c(account_id, from_id, to_id, cause)
+            RETURNING id
+            """,
+            [now, *[list(column) for column in zip(*changes, strict=True)]],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _save_portable(
+    rows: list[tuple], changes: list[tuple], statuses: dict[int, TierStatus], now: datetime
+) -> list[int]:
+    new, updated = [], []
+    for pk, tier_id, since, below_since, held_level in rows:
+        status = statuses.get(pk) or TierStatus(account_id=pk)
+        (new if status.pk is None or pk not in statuses else updated).append(status)
+        status.tier_id, status.since = tier_id, since
+        status.below_since, status.held_level = below_since, held_level
+    TierStatus.objects.bulk_create(new)
+    TierStatus.objects.bulk_update(updated, ["tier", "since", "below_since", "held_level"])
+    created = [
+        TierChange.objects.create(
+            account_id=pk, from_tier_id=from_id, to_tier_id=to_id, cause=cause, created_at=now
+        )
+        for pk, from_id, to_id, cause in changes
+    ]
+    return [change.pk for change in created]
 
 
 def _announce(change: TierChange) -> None:
