@@ -26,7 +26,7 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import awards, importing, keys, ledger, privacy, redemption
+from oscar_loyalty import awards, importing, keys, ledger, privacy, redemption, tiers
 from oscar_loyalty.models import (
     ImportRun,
     LedgerEntry,
@@ -34,6 +34,8 @@ from oscar_loyalty.models import (
     PointsLot,
     Redemption,
     Shortfall,
+    Tier,
+    TierStatus,
 )
 
 Basket = get_model("basket", "Basket")
@@ -248,7 +250,47 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         return basket
 
     def later(self):
-        return timezone.now() + timedelta(days=400)
+        # One moment for the whole run: entries posted "later" and the tiers
+        # recomputed "later" see the same clock.
+        if not hasattr(self, "clock"):
+            self.clock = timezone.now() + timedelta(days=400)
+        return self.clock
+
+    @rule(again=st.booleans())
+    def recompute_tiers(self, again):
+        """After whatever came before (earns, refunds, vouchers, imports), the stored tier is
+        the one a from-scratch count gives, and a second recompute changes nothing."""
+        tiers.recompute_all(now=self.later())
+        if again:
+            assert tiers.recompute_all(now=self.later()) == 0
+        if self.erased:
+            return
+        status = TierStatus.objects.filter(account=self.account).first()
+        stored = status.tier.name if status and status.tier else None
+        assert stored == self.tier_from_scratch(), "the stored tier is not the counted one"
+
+    def tier_from_scratch(self):
+        """Silver: 10 points earned from orders in the last 365 days (less refunds of them);
+        Gold: 150.00 spent ever, less refunds, cancelled orders left out."""
+        start, now = self.later() - timedelta(days=365), self.later()
+        purchase = ("earn:order:", "earn:till:")
+        points = 0
+        for entry in LedgerEntry.objects.filter(account=self.account).select_related("reverses"):
+            earn = entry if entry.kind == "earn" else entry.reverses
+            if entry.kind not in ("earn", "clawback") or earn is None or earn.kind != "earn":
+                continue
+            if earn.idempotency_key.startswith(purchase) and start <= earn.created_at <= now:
+                points += entry.points
+        spent = D(0)
+        for order in self.user.orders.exclude(status="Cancelled"):
+            lines = list(order.lines.all())
+            refunded = awards.refunded_quantities(lines)
+            for line in lines:
+                kept = line.quantity - refunded.get(line.pk, 0)
+                spent += line.line_price_incl_tax * kept / line.quantity
+        if spent >= D("150"):
+            return "Gold"
+        return "Silver" if points >= 10 else None
 
     @precondition(lambda self: not self.erased)
     @rule(quantities=st.tuples(st.integers(1, 3), st.integers(0, 2)), mature=st.booleans())
@@ -418,6 +460,19 @@ class CrossFeatureMachine(RuleBasedStateMachine):
 @pytest.mark.django_db
 def test_ledger_invariants_hold_where_features_cross():
     CrossFeatureMachine.products = []
+    for name, level, threshold, measure, period in [
+        ("Silver", 1, "10", Tier.Measure.POINTS, Tier.Period.ROLLING),
+        ("Gold", 2, "150", Tier.Measure.SPEND, Tier.Period.LIFETIME),
+    ]:
+        Tier.objects.create(
+            name=name,
+            level=level,
+            threshold=D(threshold),
+            measure=measure,
+            period=period,
+            downgrade=Tier.Downgrade.GRACE,
+            grace_days=0,
+        )
     for price in ("100.00", "60.00"):
         product = create_product(title=f"Product {price}")
         create_stockrecord(product, price=D(price), num_in_stock=1_000_000)
