@@ -628,13 +628,16 @@ def perks(tier: Tier | None) -> dict:
         status=ConditionalOffer.OPEN,
     ).order_by("priority", "pk")
     return {
-        # "1.5", "2": no trailing zeros (the template localises nothing else here)
-        "multiplier": f"{tier.multiplier:f}".rstrip("0").rstrip(".")
-        if tier.multiplier > 1
-        else None,
+        "multiplier": _plain(tier.multiplier) if tier.multiplier > 1 else None,
         "offers": list(offers),
         "tier_rewards": list(Reward.objects.filter(min_tier__level__lte=tier.level)),
     }
+
+
+def _plain(value: Decimal) -> Decimal:
+    """1.50 as 1.5 and 2.00 as 2 (pages show it in the reader's number format)."""
+    value = value.normalize()
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def rewards_page(account: Account | None, now: datetime | None = None) -> dict:
