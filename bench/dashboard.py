@@ -21,17 +21,26 @@ with the same shape:
   member's order in ten still has a pending award;
 * one referral per twenty customers.
 
-Tables are vacuumed and analysed after each load, as autovacuum would do, and
-the daily sums stored (``kpis.store_daily_figures``, the hourly job; its time
-is printed): the page reads them for every day but today.
-``/dashboard/loyalty/kpis/?days=30`` (the default period) is requested with
-``django.test.Client`` signed in as staff: ``--warmup`` untimed requests, then
-``--requests`` timed ones, garbage collector paused. Printed: median and p90
-at each size, the SQL queries per request at each size (they must be equal),
-each query's time at the big size, and, for information, the customers-at-risk
-page the same way.
+Tables are vacuumed and analysed after each load, as autovacuum would do, the
+daily sums stored (``kpis.store_daily_figures``, the hourly job; its time is
+printed) and a ``CHECKPOINT`` taken, so no write-back of the load runs during
+the timings: the page reads the sums for every day but today. The small shop
+is kept as a copy (``<database>_small``, made from the database as a template
+before it grows), so both shops are measured **in turns**: ``--rounds``
+rounds, each timing ``--requests`` requests on the small shop, then on the big
+one, after one untimed request on each (``--warmup`` untimed ones first). The
+machine is shared: whatever else runs slows both shops alike, instead of the
+one measured second. The garbage collector is paused while timing.
 
-The final line is ``RATIO dashboard <median at big / median at small>`` (target <= 3).
+Pages, requested with ``django.test.Client`` signed in as staff:
+``/dashboard/loyalty/kpis/?days=30`` (the default period) and the customers at
+risk (``?days=60``, first page and the CSV of all of them, whose peak Python
+memory is printed: it streams chunk after chunk). Printed: median and p90 at
+each size, the SQL queries per request at each size (they must be equal), each
+query's time at both sizes.
+
+The final line is ``RATIO dashboard <median at big / median at small>`` of the
+KPI page (target <= 3); the at-risk page's ratio is printed above it.
 """
 
 import argparse
@@ -57,11 +66,12 @@ def parse_args():
     parser.add_argument("--small-entries", type=int, default=10_000)
     parser.add_argument("--small-customers", type=int, default=1_000)
     parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--requests", type=int, default=20)
+    parser.add_argument("--requests", type=int, default=5, help="timed requests a round")
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     if not (0 < args.small_entries < args.entries and 0 < args.small_customers < args.customers):
         parser.error("the small shop must be smaller than the big one, and not empty")
-    if args.requests < 1 or args.warmup < 0:
+    if args.requests < 1 or args.warmup < 0 or args.rounds < 1:
         parser.error("at least one timed request")
     return args
 
@@ -94,11 +104,12 @@ def main():
     client.force_login(staff)
     setup_campaigns()
 
-    results, ok = {}, True
+    ok = True
     sizes = [
         ("small", 0, args.small_customers, 0, args.small_entries),
         ("big", args.small_customers, args.customers, args.small_entries, args.entries),
     ]
+    databases = {"big": dbname, "small": f"{dbname}_small"}
     for name, c0, c1, e0, e1 in sizes:
         with Timer() as t:
             load(c0, c1, e0, e1)
@@ -107,36 +118,48 @@ def main():
         with Timer() as t:
             days = kpis.store_daily_figures()
             vacuum(connection)
+            checkpoint(connection)
         print(f"  daily sums: {days} days stored in {t.seconds:.1f} s (the hourly job)")
         ok &= check(client, e1)
-        results[name] = {
-            "kpis": measure(client, connection, URL, args),
-            "at_risk": measure(client, connection, AT_RISK_URL, args),
-        }
-        for page, r in results[name].items():
+        if name == "small":
+            copy_database(connection, databases["small"])
+
+    pages = {"kpis": URL, "at_risk": AT_RISK_URL}
+    results = measure_in_turns(client, connection, databases, pages, args)
+    for name in ("small", "big"):
+        use_database(connection, databases[name])
+        results[name]["csv_peak"] = csv_peak(client)
+        print(f"\n{name} ({databases[name]})")
+        for page in pages:
+            r = results[name][page]
             print(
                 f"  {page:8} median {r['median'] * 1000:8.2f} ms, p90 {r['p90'] * 1000:8.2f} ms,"
                 f" {len(r['queries'])} queries"
             )
+        print(
+            f"  at-risk CSV: {results[name]['csv_peak'][0]:,} rows, peak Python memory "
+            f"{results[name]['csv_peak'][1] / 1024:,.0f} KiB"
+        )
 
-    print("\nSQL time per query of the KPI page at both sizes (ms, one request each)")
-    for (sql, small_ms), (_sql, big_ms) in zip(
-        results["small"]["kpis"]["timed"], results["big"]["kpis"]["timed"], strict=False
-    ):
-        print(f"  {small_ms:8.2f} {big_ms:8.2f}  {' '.join(sql.split())[:110]}")
+    for page in pages:
+        print(f"\nSQL time per query of the {page} page at both sizes (ms, one request each)")
+        for (sql, small_ms), (_sql, big_ms) in zip(
+            results["small"][page]["timed"], results["big"][page]["timed"], strict=False
+        ):
+            print(f"  {small_ms:8.2f} {big_ms:8.2f}  {' '.join(sql.split())[:110]}")
 
     print("\nsummary")
-    for page in ("kpis", "at_risk"):
+    for page in pages:
         small, big = results["small"][page], results["big"][page]
         same = len(small["queries"]) == len(big["queries"])
-        if page == "kpis":
-            ok &= same
+        ok &= same
         print(
             f"  {page:8} small {small['median'] * 1000:8.2f} ms, big {big['median'] * 1000:8.2f} ms"
             f", big / small {big['median'] / small['median']:.3f}; queries "
             f"{len(small['queries'])} and {len(big['queries'])}"
             f" ({'equal' if same else 'NOT EQUAL'})"
         )
+    print(f"  machine after: {machine()}")
     print(f"  correctness checks: {'all passed' if ok else 'FAILED (see above)'}")
     print(
         ratio_line(
@@ -144,6 +167,98 @@ def main():
         )
     )
     return 0 if ok else 1
+
+
+def checkpoint(connection):
+    """Write the load's dirty pages now, not while the pages are timed."""
+    with connection.cursor() as cur:
+        cur.execute("CHECKPOINT")
+
+
+def copy_database(connection, name):
+    """The database as it is now, copied to ``name`` (PostgreSQL's template copy)."""
+    import psycopg
+    from psycopg import sql
+
+    db = connection.settings_dict
+    source = db["NAME"]
+    connection.close()
+    params = {
+        "host": db.get("HOST") or None,
+        "port": db.get("PORT") or None,
+        "user": db.get("USER") or None,
+        "password": db.get("PASSWORD") or None,
+    }
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(source)
+            )
+        )
+
+
+def use_database(connection, name):
+    if connection.settings_dict["NAME"] != name:
+        connection.close()
+        connection.settings_dict["NAME"] = name
+
+
+def measure_in_turns(client, connection, databases, pages, args):
+    """Each page timed on both shops in turns, so load on the machine falls on both."""
+    from django.test.utils import CaptureQueriesContext
+
+    times = {name: {page: [] for page in pages} for name in databases}
+    for name in databases:
+        use_database(connection, databases[name])
+        for url in pages.values():
+            for _ in range(args.warmup):
+                client.get(url)
+    gc.collect()
+    gc.disable()
+    try:
+        for _round in range(args.rounds):
+            for name in ("small", "big"):
+                use_database(connection, databases[name])
+                for page, url in pages.items():
+                    client.get(url)  # untimed: the connection and caches after the switch
+                    for _ in range(args.requests):
+                        start = time.perf_counter()
+                        response = client.get(url)
+                        times[name][page].append(time.perf_counter() - start)
+                        assert response.status_code == 200, response.status_code
+    finally:
+        gc.enable()
+    results = {}
+    for name in databases:
+        use_database(connection, databases[name])
+        results[name] = {}
+        for page, url in pages.items():
+            with CaptureQueriesContext(connection) as ctx:
+                client.get(url)
+            queries = [q for q in ctx.captured_queries if not q["sql"].lstrip().startswith(CONTROL)]
+            series = times[name][page]
+            results[name][page] = {
+                "median": statistics.median(series),
+                "p90": statistics.quantiles(series, n=10)[-1] if len(series) > 1 else series[0],
+                "queries": [q["sql"] for q in queries],
+                "timed": [(q["sql"], float(q["time"]) * 1000) for q in queries],
+            }
+    return results
+
+
+def csv_peak(client):
+    """Rows of the at-risk CSV and the peak Python memory while streaming it."""
+    import tracemalloc
+
+    tracemalloc.start()
+    response = client.get(AT_RISK_URL + "&format=csv")
+    rows = sum(chunk.count(b"\n") for chunk in response.streaming_content) - 1
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return rows, peak
 
 
 def setup_campaigns():
@@ -398,33 +513,6 @@ def check(client, entries):
     for text, good in checks:
         print(f"  [{'ok' if good else 'FAIL'}] {text}")
     return all(good for _text, good in checks)
-
-
-def measure(client, connection, url, args):
-    from django.test.utils import CaptureQueriesContext
-
-    for _ in range(args.warmup):
-        client.get(url)
-    times = []
-    gc.collect()
-    gc.disable()
-    try:
-        for _ in range(args.requests):
-            start = time.perf_counter()
-            response = client.get(url)
-            times.append(time.perf_counter() - start)
-            assert response.status_code == 200, response.status_code
-    finally:
-        gc.enable()
-    with CaptureQueriesContext(connection) as ctx:
-        client.get(url)
-    queries = [q for q in ctx.captured_queries if not q["sql"].lstrip().startswith(CONTROL)]
-    return {
-        "median": statistics.median(times),
-        "p90": statistics.quantiles(times, n=10)[-1] if len(times) > 1 else times[0],
-        "queries": [q["sql"] for q in queries],
-        "timed": [(q["sql"], float(q["time"]) * 1000) for q in queries],
-    }
 
 
 if __name__ == "__main__":

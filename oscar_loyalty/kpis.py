@@ -26,14 +26,16 @@ Definitions (also in ``docs/dashboard.rst``):
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Exists, F, Max, Min, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import Count, Exists, Max, Min, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 from oscar.core.loading import get_model
@@ -221,7 +223,7 @@ def points_by_day(period: Period) -> list[dict]:
 def liability(now: datetime | None = None) -> dict:
     """What the points in customers' hands are worth today, and net of expected breakage."""
     now = now or timezone.now()
-    outstanding = Account.objects.aggregate(s=Coalesce(Sum("balance"), 0))["s"]
+    outstanding = _outstanding()
     stored_until = _stored_until(DailyExpiry)
     stored = DailyExpiry.objects.aggregate(
         points=Coalesce(Sum("points"), 0), used=Coalesce(Sum("used"), 0)
@@ -241,6 +243,20 @@ def liability(now: datetime | None = None) -> dict:
             s=Coalesce(Sum("points"), 0)
         )["s"],
     }
+
+
+def _outstanding() -> int:
+    """Every balance summed: the sum of every entry (the ledger's rule 1), read from the
+    daily sums and the entries after the last day summed, not from every account."""
+    stored_until = _stored_until(DailyPoints)
+    if stored_until is None:
+        return Account.objects.aggregate(s=Coalesce(Sum("balance"), 0))["s"]
+    stored = DailyPoints.objects.aggregate(**{name: Coalesce(Sum(name), 0) for name in _FLOWS})
+    net = stored["issued"] - sum(stored[name] for name in _FLOWS if name != "issued")
+    live = LedgerEntry.objects.filter(
+        created_at__gte=_midnight(stored_until + timedelta(days=1))
+    ).aggregate(s=Coalesce(Sum("points"), 0))["s"]
+    return net + live
 
 
 def _expired_lots(since: datetime | None, until: datetime) -> dict:
@@ -304,26 +320,87 @@ def purchases(period: Period) -> dict:
     return figures
 
 
-def at_risk(days: int, now: datetime | None = None):
+class AtRisk(NamedTuple):
+    """A customer at risk: who, when their one order was placed, their balance (None: no
+    points account)."""
+
+    pk: int
+    email: str
+    first_name: str
+    last_name: str
+    first_order: datetime
+    balance: int | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+
+def _at_risk_orders(days: int, now: datetime | None):
+    """The one order of each customer at risk, latest first.
+
+    Driven by the orders placed before the cut-off, newest first (the index on
+    ``date_placed``), each checked for no other counted order of its customer
+    (the index on ``user``): a page is found without grouping every order of
+    the shop, and never one query a row.
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=days)
+    counted = Order.objects.filter(currency=settings.OSCAR_DEFAULT_CURRENCY).exclude(
+        status__in=loyalty_settings.CANCELLED_ORDER_STATUSES
+    )
+    another = counted.filter(user_id=OuterRef("user_id")).exclude(pk=OuterRef("pk"))
+    return (
+        counted.filter(
+            date_placed__lt=cutoff,
+            user__isnull=False,
+            user__is_active=True,
+            user__is_staff=False,
+        )
+        .exclude(Exists(another))
+        .order_by("-date_placed", "-user_id")
+        .values_list(
+            "user_id",
+            "user__email",
+            "user__first_name",
+            "user__last_name",
+            "date_placed",
+            "user__loyalty_account__balance",
+        )
+    )
+
+
+def at_risk(
+    days: int,
+    now: datetime | None = None,
+    *,
+    after: tuple[datetime, int] | None = None,
+    limit: int | None = None,
+) -> list[AtRisk]:
     """Customers whose one and only order is more than ``days`` old, latest first.
 
-    A queryset of users annotated with ``first_order`` (its date), ``orders``
-    and ``balance`` (None for non-members): slice it for a page.
+    ``limit`` of them (all without), from those that come ``after`` the one whose
+    order date and id are given: a page, or a chunk, in one query at any depth.
     """
+    rows = _at_risk_orders(days, now)
+    if after is not None:
+        placed, pk = after
+        rows = rows.filter(Q(date_placed__lt=placed) | Q(date_placed=placed, user_id__lt=pk))
+    return [AtRisk(*row) for row in (rows[:limit] if limit is not None else rows)]
+
+
+def iter_at_risk(days: int, now: datetime | None = None, chunk: int = 2000) -> Iterator[AtRisk]:
+    """All customers at risk, ``chunk`` at a time from where the last chunk ended (not by
+    offset), so a CSV of any length streams in flat memory."""
     now = now or timezone.now()
-    counted = Q(orders__currency=settings.OSCAR_DEFAULT_CURRENCY) & ~Q(
-        orders__status__in=loyalty_settings.CANCELLED_ORDER_STATUSES
-    )
-    return (
-        _customers()
-        .annotate(
-            n_orders=Count("orders", filter=counted),
-            first_order=Min("orders__date_placed", filter=counted),
+    page = at_risk(days, now, limit=chunk)
+    while page:
+        yield from page
+        last = page[-1]
+        page = (
+            at_risk(days, now, after=(last.first_order, last.pk), limit=chunk)
+            if len(page) == chunk
+            else []
         )
-        .filter(n_orders=1, first_order__lt=now - timedelta(days=days))
-        .annotate(balance=F("loyalty_account__balance"))
-        .order_by("-first_order", "-pk")
-    )
 
 
 # Referrals and coupons ----------------------------------------------------------

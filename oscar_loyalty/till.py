@@ -21,6 +21,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -70,6 +71,37 @@ def find_customers(*, email: str = "", card: str = "", limit: int = 20) -> list:
     return []
 
 
+def find_customer(text: str):
+    """The one customer a staff member typed at the counter: an email, a member number
+    ("#42" or "42": their points account's number) or the card code their app shows.
+
+    ``LedgerError`` saying why when none, or several (a shared email), match.
+    """
+    text = str(text or "").strip()
+    User = get_user_model()
+    if "\x00" in text or len(text) > 254:
+        found = []
+    elif "@" in text:
+        found = list(User.objects.filter(email__iexact=text, is_active=True).order_by("pk")[:2])
+    elif text.lstrip("#").isdigit() and len(text) < 19:
+        found = list(User.objects.filter(loyalty_account__pk=int(text.lstrip("#")), is_active=True))
+    else:
+        found = find_customers(card=text) if text else []
+    if len(found) > 1:
+        raise LedgerError(
+            _("Several customers have this email: use their member number or card code.")
+        )
+    if not found:
+        raise LedgerError(_("No customer has this email, member number or card code."))
+    return found[0]
+
+
+def recorded(verb: str, key: str) -> LedgerEntry | None:
+    """The entry already posted at the till for ``key`` ("earn" or "spend"), if any."""
+    build = {"earn": keys.till_earn, "spend": keys.till_spend}[verb]
+    return LedgerEntry.objects.filter(idempotency_key=build(_check_key(key))).first()
+
+
 def award_purchase(customer, amount, *, key: str, reference: str = "", staff_user):
     """Points for a purchase paid at the till, earned at once at the store's rate."""
     _check_staff(staff_user)
@@ -104,6 +136,37 @@ def redeem(customer, points, *, key: str, reference: str = "", staff_user):
         staff_user=staff_user,
     )
     return _same_request(entry, account, -points)
+
+
+def redeem_reward(customer, reward_id, *, key: str, staff_user):
+    """Give a catalogue reward at the counter: its cost is spent and it counts as claimed.
+
+    Once per ``key`` (the receipt): the same receipt again returns the first entry
+    and claims nothing more; the reward is locked, so its stock is never exceeded.
+    """
+    from .models import Reward
+
+    _check_staff(staff_user)
+    with transaction.atomic():
+        reward = Reward.objects.select_for_update().filter(pk=reward_id).first()
+        if reward is None:
+            raise LedgerError(_("This reward does not exist."))
+        account, ledger_key = _prepare(customer, keys.till_spend(_check_key(key)), -reward.cost)
+        existing = LedgerEntry.objects.filter(idempotency_key=ledger_key).first()
+        if existing is not None:
+            return existing
+        if not reward.is_available():
+            raise LedgerError(_("This reward is not available now."))
+        entry = ledger.spend(
+            account,
+            reward.cost,
+            key=ledger_key,
+            reason=reasons.reward(reward.pk, reward.name),
+            staff_user=staff_user,
+        )
+        reward.claimed += 1
+        reward.save(update_fields=["claimed"])
+    return entry
 
 
 def adjust(customer, points, *, key: str, reason: str, staff_user):

@@ -36,6 +36,8 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 "customer-detail",
                 "customer-adjust",
                 "referral-void",
+                "in-store",
+                "record-list",
                 "campaign-list",
                 "campaign-create",
                 "campaign-update",
@@ -70,6 +72,8 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
         self.customer_detail_view = get_class(VIEWS, "CustomerDetailView")
         self.adjust_points_view = get_class(VIEWS, "AdjustPointsView")
         self.referral_void_view = get_class(VIEWS, "ReferralVoidView")
+        self.in_store_view = get_class(VIEWS, "InStoreView")
+        self.record_list_view = get_class(VIEWS, "RecordListView")
         self.campaign_list_view = get_class(VIEWS, "CampaignListView")
         self.campaign_create_view = get_class(VIEWS, "CampaignCreateView")
         self.campaign_update_view = get_class(VIEWS, "CampaignUpdateView")
@@ -135,6 +139,8 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
             path(
                 "referrals/<int:pk>/void/", self.referral_void_view.as_view(), name="referral-void"
             ),
+            path("in-store/", self.in_store_view.as_view(), name="in-store"),
+            path("records/<slug:slug>/", self.record_list_view.as_view(), name="record-list"),
             path("campaigns/", self.campaign_list_view.as_view(), name="campaign-list"),
             path("campaigns/create/", self.campaign_create_view.as_view(), name="campaign-create"),
             path(

@@ -1,6 +1,9 @@
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 
 from django import forms
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_class, get_model
@@ -16,7 +19,26 @@ from ..models import BonusCampaign, BrandExclusion, Reward, Tier
 Voucher = get_model("voucher", "Voucher")
 Category = get_model("catalogue", "Category")
 Product = get_model("catalogue", "Product")
-ProductSelectMultiple = get_class("dashboard.catalogue.widgets", "ProductSelectMultiple")
+OscarProductSelect = get_class("dashboard.catalogue.widgets", "ProductSelect")
+OscarProductSelectMultiple = get_class("dashboard.catalogue.widgets", "ProductSelectMultiple")
+# How long a new reward is proposed to run.
+PROPOSED_DAYS = 91
+
+
+class _ChosenIdsOnly:
+    """Oscar's product chooser looks its chosen products up by the sent ids: a garbled
+    id ("abc") would crash the page shown again with the form's error."""
+
+    def optgroups(self, name, value, attrs=None):
+        return super().optgroups(name, [v for v in value if str(v).isdigit()], attrs)
+
+
+class ProductSelect(_ChosenIdsOnly, OscarProductSelect):
+    pass
+
+
+class ProductSelectMultiple(_ChosenIdsOnly, OscarProductSelectMultiple):
+    pass
 
 
 class CouponForm(forms.Form):
@@ -201,6 +223,16 @@ class TranslatedNamesMixin:
 
 
 class RewardForm(TranslatedNamesMixin, forms.ModelForm):
+    """A reward of one kind: only that kind's fields count.
+
+    The page's script shows only the chosen kind's fields; here, a value sent
+    for another kind (a discount value on a free-shipping reward, say) is
+    ignored, so a hidden field never saves a stale value.
+    """
+
+    # The fields that belong to one kind only; the others are common to all.
+    KIND_FIELDS = {"value": Reward.Kind.DISCOUNT, "product": Reward.Kind.FREE_PRODUCT}
+
     class Meta:
         model = Reward
         fields = [
@@ -219,15 +251,30 @@ class RewardForm(TranslatedNamesMixin, forms.ModelForm):
         widgets = {
             "starts_at": widgets.DateTimePickerInput(),
             "ends_at": widgets.DateTimePickerInput(),
-            "product": forms.NumberInput(),
+            "product": ProductSelect,
         }
-        help_texts = {"product": _("The id of the product given for free.")}
+        help_texts = {"product": _("Search by title, UPC or SKU.")}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A parent product is never bought itself: give one of its variants.
+        self.fields["product"].queryset = Product.objects.exclude(
+            structure=Product.PARENT
+        ).order_by("pk")
+        for name, kind in self.KIND_FIELDS.items():
+            self.fields[name].widget.attrs["data-reward-kind"] = kind
 
     def clean(self):
         data = super().clean()
         kind = data.get("kind")
+        for name, only_for in self.KIND_FIELDS.items():
+            if kind != only_for:
+                data[name] = None
+                self._errors.pop(name, None)  # a garbled hidden field is not this kind's
         if kind == Reward.Kind.DISCOUNT and not data.get("value"):
             self.add_error("value", _("Give the discount's value."))
+        elif kind == Reward.Kind.DISCOUNT and data["value"] < 0:
+            self.add_error("value", _("The discount cannot be negative."))
         if kind == Reward.Kind.FREE_PRODUCT and not data.get("product"):
             self.add_error("product", _("Choose the product given for free."))
         if data.get("cost") == 0:
@@ -238,6 +285,14 @@ class RewardForm(TranslatedNamesMixin, forms.ModelForm):
         if stock is not None and self.instance.pk and stock < self.instance.claimed:
             self.add_error("stock", _("More have been claimed already."))
         return data
+
+    @classmethod
+    def proposed_dates(cls, now=None) -> dict:
+        """A new reward's dates: from the start of today, for three months."""
+        today = timezone.localdate(now)
+        start = timezone.make_aware(datetime.combine(today, time.min))
+        end = timezone.make_aware(datetime.combine(today + timedelta(days=PROPOSED_DAYS), time.min))
+        return {"starts_at": start, "ends_at": end}
 
 
 class BulkCodesForm(forms.Form):
@@ -313,10 +368,78 @@ class AtRiskForm(forms.Form):
     )
 
 
+class CouponSearchForm(forms.Form):
+    q = forms.CharField(label=_("Code or name"), max_length=128, required=False, strip=True)
+
+
 class CustomerSearchForm(forms.Form):
     q = forms.CharField(
         label=_("Email, name or member number"), max_length=128, required=False, strip=True
     )
+
+
+class _CounterForm(forms.Form):
+    """Who (one field for an email, member number or card code) and which receipt."""
+
+    customer = forms.CharField(
+        label=_("Customer"),
+        max_length=254,
+        help_text=_("Email, member number or the code their app shows."),
+    )
+    receipt = forms.CharField(
+        label=_("Receipt number"),
+        max_length=64,
+        help_text=_("As printed, with the store's prefix: a receipt is recorded once."),
+    )
+
+    def clean_receipt(self):
+        from ..till import TILL_KEY
+
+        receipt = self.cleaned_data["receipt"].strip()
+        if not TILL_KEY.fullmatch(receipt):
+            raise forms.ValidationError(
+                _("Use the receipt's letters, digits and . _ : - only, without spaces.")
+            )
+        return receipt
+
+    def clean_customer(self):
+        from ..exceptions import LedgerError
+        from ..till import find_customer
+
+        try:
+            return find_customer(self.cleaned_data["customer"])
+        except LedgerError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+class InStorePurchaseForm(_CounterForm):
+    amount = forms.DecimalField(
+        label=_("Amount paid"),
+        min_value=Decimal("0.01"),
+        max_value=Decimal("1000000000"),
+        max_digits=12,
+        decimal_places=2,
+    )
+
+
+class InStoreRewardForm(_CounterForm):
+    reward = forms.ModelChoiceField(
+        label=_("Reward"), queryset=Reward.objects.none(), empty_label=None
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        now = timezone.now()
+        # What can be handed over the counter now: shipping is not.
+        self.fields["reward"].queryset = (
+            Reward.objects.exclude(kind=Reward.Kind.FREE_SHIPPING)
+            .filter(Q(starts_at=None) | Q(starts_at__lte=now))
+            .filter(Q(ends_at=None) | Q(ends_at__gt=now))
+            .filter(Q(stock=None) | Q(claimed__lt=F("stock")))
+        )
+        self.fields["reward"].label_from_instance = lambda r: (
+            _("%(name)s (%(cost)d points)") % {"name": r.name, "cost": r.cost}
+        )
 
 
 class AdjustPointsForm(forms.Form):

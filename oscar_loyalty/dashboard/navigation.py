@@ -15,12 +15,18 @@ LOYALTY_NAVIGATION = [
         "children": [
             {"label": _("Program figures"), "url_name": "loyalty-dashboard:kpis"},
             {"label": _("Customers' points"), "url_name": "loyalty-dashboard:customer-list"},
+            {"label": _("In store"), "url_name": "loyalty-dashboard:in-store"},
             {"label": _("Coupons"), "url_name": "loyalty-dashboard:coupon-list"},
             {"label": _("Rewards"), "url_name": "loyalty-dashboard:reward-list"},
             {"label": _("Tiers"), "url_name": "loyalty-dashboard:tier-list"},
             {"label": _("Bonus campaigns"), "url_name": "loyalty-dashboard:campaign-list"},
             {"label": _("Import from another program"), "url_name": "loyalty-dashboard:import"},
             {"label": _("Accountant's export"), "url_name": "loyalty-dashboard:accounting"},
+            {
+                "label": _("Records"),
+                "url_name": "loyalty-dashboard:record-list",
+                "url_kwargs": {"slug": "entries"},
+            },
         ],
     },
 ]

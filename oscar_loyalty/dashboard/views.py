@@ -1,13 +1,14 @@
 import csv
 import uuid
+from datetime import UTC, datetime
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Count, Q
-from django.http import JsonResponse, StreamingHttpResponse
+from django.db.models import Q
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -15,13 +16,14 @@ from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
 
-from .. import accounting, importing, kpis, privacy, referrals, tasks, tiers
+from .. import accounting, importing, kpis, privacy, referrals, tasks, tiers, till
 from ..coupons import codes
 from ..coupons.creation import offer_of, save_coupon
-from ..exceptions import LoyaltyError
+from ..exceptions import KeyReused, LoyaltyError
 from ..models import Account, BonusCampaign, ImportRun, Referral, Reward, Tier
 from ..views import json_download
-from . import charts, service
+from . import charts, records, service
+from . import coupons as coupon_rows
 from .forms import (
     AccountingForm,
     AdjustPointsForm,
@@ -29,9 +31,12 @@ from .forms import (
     BonusCampaignForm,
     BulkCodesForm,
     CouponForm,
+    CouponSearchForm,
     CustomerSearchForm,
     EraseForm,
     ImportForm,
+    InStorePurchaseForm,
+    InStoreRewardForm,
     MoveTierForm,
     PeriodForm,
     RewardForm,
@@ -62,7 +67,8 @@ def merchant_coupons():
 
 
 class CouponListView(generic.ListView):
-    """The shop's coupons with how often each was used; ``?system=1``: customers' codes."""
+    """The shop's coupons with their discount, dates, uses and limit, searchable by code or
+    name; ``?system=1``: customers' personal codes, read-only."""
 
     template_name = "oscar_loyalty/dashboard/coupon_list.html"
     context_object_name = "coupons"
@@ -72,11 +78,23 @@ class CouponListView(generic.ListView):
         return self.request.GET.get("system") == "1"
 
     def get_queryset(self):
+        self.form = CouponSearchForm(self.request.GET)
         vouchers = system_vouchers() if self.showing_system() else merchant_coupons()
-        return vouchers.annotate(n_offers=Count("offers")).order_by("-date_created")
+        if self.form.is_valid():
+            vouchers = coupon_rows.search(vouchers, self.form.cleaned_data["q"])
+        else:
+            vouchers = vouchers.none()
+        return coupon_rows.with_offers(vouchers).order_by("-date_created", "-pk")
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "showing_system": self.showing_system()}
+        context = super().get_context_data(**kwargs)
+        return {
+            **context,
+            "rows": coupon_rows.rows(context["object_list"]),
+            "form": self.form,
+            "showing_system": self.showing_system(),
+            "now": timezone.now(),
+        }
 
 
 class CouponFormView(generic.FormView):
@@ -133,7 +151,8 @@ class RewardFormMixin:
 
 
 class RewardCreateView(RewardFormMixin, generic.CreateView):
-    pass
+    def get_initial(self):
+        return {**super().get_initial(), **RewardForm.proposed_dates()}
 
 
 class RewardUpdateView(RewardFormMixin, generic.UpdateView):
@@ -286,11 +305,15 @@ class KpiView(generic.TemplateView):
             yield [row["day"], row["issued"], row["redeemed"], row["expired"]]
 
 
-class AtRiskView(generic.ListView):
-    """Customers whose one and only order is more than N days old: worth a nudge."""
+class AtRiskView(generic.TemplateView):
+    """Customers whose one and only order is more than N days old: worth a nudge.
+
+    A page is one query whatever the shop's size and however deep: no total
+    is counted (that would group every order of the shop), and "Older" goes
+    on from the page's last customer (``after``), not by an offset.
+    """
 
     template_name = "oscar_loyalty/dashboard/at_risk.html"
-    context_object_name = "customers"
     paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
 
     def get(self, request, *args, **kwargs):
@@ -299,24 +322,42 @@ class AtRiskView(generic.ListView):
             return _csv_response(self.csv_rows(), "loyalty-at-risk.csv")
         return super().get(request, *args, **kwargs)
 
-    def get_queryset(self):
-        if not self.form.is_valid():
-            return kpis.at_risk(0).none()
-        return kpis.at_risk(self.form.cleaned_data["days"])
+    def after(self):
+        """The ``after`` parameter: "<order date in microseconds since 1970>.<customer id>"."""
+        stamp, _dot, pk = self.request.GET.get("after", "").partition(".")
+        if not (stamp.isdigit() and pk.isdigit() and len(stamp) < 18 and len(pk) < 19):
+            return None
+        try:
+            placed = datetime.fromtimestamp(int(stamp) / 1_000_000, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+        return placed, int(pk)
 
     def get_context_data(self, **kwargs):
-        return {**super().get_context_data(**kwargs), "form": self.form}
+        context = {**super().get_context_data(**kwargs), "form": self.form, "customers": []}
+        if self.form.is_valid():
+            after, size = self.after(), self.paginate_by
+            rows = kpis.at_risk(self.form.cleaned_data["days"], after=after, limit=size + 1)
+            last = rows[size - 1] if len(rows) > size else None
+            context.update(
+                customers=rows[:size],
+                paged=after is not None,
+                older=f"{round(last.first_order.timestamp() * 1_000_000)}.{last.pk}"
+                if last
+                else None,
+            )
+        return context
 
     def csv_rows(self):
         yield ["email", "first_name", "last_name", "order_date", "member", "balance"]
-        for user in self.get_queryset().iterator():
+        for row in kpis.iter_at_risk(self.form.cleaned_data["days"]):
             yield [
-                user.email,
-                user.first_name,
-                user.last_name,
-                timezone.localtime(user.first_order).date(),
-                "yes" if user.balance is not None else "no",
-                user.balance,
+                row.email,
+                row.first_name,
+                row.last_name,
+                timezone.localtime(row.first_order).date(),
+                "yes" if row.balance is not None else "no",
+                row.balance,
             ]
 
 
@@ -414,6 +455,118 @@ class ReferralVoidView(generic.View):
             referrals.void(referral, request.user)
             messages.success(request, _("Referral voided."))
         return redirect("loyalty-dashboard:customer-detail", pk=referral.referrer_id)
+
+
+# Records: what the Django admin lists ------------------------------------------------
+
+
+class RecordListView(generic.ListView):
+    """One of the loyalty tables, read-only, with the admin's search and filters."""
+
+    template_name = "oscar_loyalty/dashboard/records.html"
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
+
+    def dispatch(self, request, *args, **kwargs):
+        self.record = records.BY_SLUG.get(kwargs["slug"])
+        if self.record is None:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_queryset(self):
+        return self.record.filtered(self.request.GET)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        filters = [
+            (option, option.options(), self.request.GET.get(option.name, ""))
+            for option in self.record.filters
+        ]
+        return {
+            **context,
+            "record": self.record,
+            "records": records.RECORDS,
+            "headers": [label for label, _cell in self.record.columns],
+            "rows": self.record.rows(context["object_list"]),
+            "filters": filters,
+            "q": self.request.GET.get("q", "")[:128],
+        }
+
+
+# In store ---------------------------------------------------------------------------
+
+
+class InStoreView(generic.TemplateView):
+    """At the counter: points for a purchase paid at the till, a reward handed over.
+
+    Each once per receipt number (``till``'s key), as the till's API does: a
+    receipt entered again says so and changes nothing.
+    """
+
+    template_name = "oscar_loyalty/dashboard/in_store.html"
+    forms = {"purchase": InStorePurchaseForm, "reward": InStoreRewardForm}
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for name, form_class in self.forms.items():
+            context.setdefault(f"{name}_form", form_class(prefix=name))
+        return context
+
+    def post(self, request, *args, **kwargs):
+        action = request.POST.get("action")
+        if action not in self.forms:
+            return redirect("loyalty-dashboard:in-store")
+        form = self.forms[action](request.POST, prefix=action)
+        if form.is_valid():
+            try:
+                return getattr(self, f"post_{action}")(form.cleaned_data)
+            except KeyReused:
+                form.add_error(
+                    "receipt",
+                    _(
+                        "This receipt number was recorded for another customer or amount: "
+                        "check the receipt."
+                    ),
+                )
+            except LoyaltyError as exc:
+                form.add_error(None, str(exc))
+        context = self.get_context_data(**{f"{action}_form": form, "active": action})
+        return self.render_to_response(context, status=400)
+
+    def post_purchase(self, data):
+        customer, receipt = data["customer"], data["receipt"]
+        before = till.recorded("earn", receipt)
+        entry = till.award_purchase(
+            customer, data["amount"], key=receipt, reference=receipt, staff_user=self.request.user
+        )
+        return self.done(before, entry, customer, receipt)
+
+    def post_reward(self, data):
+        customer, receipt = data["customer"], data["receipt"]
+        before = till.recorded("spend", receipt)
+        entry = till.redeem_reward(
+            customer, data["reward"].pk, key=receipt, staff_user=self.request.user
+        )
+        return self.done(before, entry, customer, receipt)
+
+    def done(self, before, entry, customer, receipt):
+        if before is not None:
+            messages.info(
+                self.request,
+                _("Receipt %(receipt)s was already recorded: nothing changed.")
+                % {"receipt": receipt},
+            )
+        else:
+            messages.success(
+                self.request,
+                _("Receipt %(receipt)s: %(points)+d points for %(customer)s, balance %(balance)d.")
+                % {
+                    "receipt": receipt,
+                    "points": entry.points,
+                    "customer": customer.email,
+                    "balance": entry.balance_after,
+                },
+            )
+        return redirect("loyalty-dashboard:in-store")
 
 
 # Bonus campaigns ----------------------------------------------------------------

@@ -324,3 +324,90 @@ def test_coupons_and_welcome_coupons_made_before_are_made_safe_by_the_migration(
     assert coupon_range.name == "Coupon SALE"
     assert welcome.offers.get().condition.proxy_class == OwnerCondition.path()
     assert not coupon.offers.get().condition.proxy_class
+
+
+def coupon(code, kind="percentage", value="10", days=(-1, 30), **kwargs):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
+
+    now = timezone.now()
+    spec = CouponSpec(
+        name=f"{code.title()} campaign",
+        code=code,
+        kind=kind,
+        value=D(value),
+        start=now + timedelta(days=days[0]),
+        end=now + timedelta(days=days[1]),
+        **kwargs,
+    )
+    return save_coupon(spec)
+
+
+def cells(page, code):
+    row = next(tr for tr in page.html.select("#coupon-list tbody tr") if code in tr.text)
+    return [" ".join(td.get_text(" ").split()) for td in row.select("td")], row
+
+
+def test_the_coupon_list_shows_discount_dates_uses_and_limit(
+    django_app, staff, brands_in_catalogue
+):
+    coupon("TENOFF", max_uses=100, excluded_brands=["Andes"])
+    coupon("FIVE", kind="fixed", value="5", minimum=D("30.00"))
+    coupon("SHIP", kind="free_shipping", value="0", days=(-60, -30))
+    Voucher.objects.filter(code="TENOFF").update(num_orders=7)
+    page = django_app.get(LIST, user=staff)
+    ten, _row = cells(page, "TENOFF")
+    assert ten[0] == "TENOFF Tenoff campaign"
+    assert ten[1] == "10% off, not on Andes"
+    assert "Active" in ten[2] and "7 of 100" in ten[3]
+    five, _row = cells(page, "FIVE")
+    assert five[1] == "$5.00 off, on baskets of $30.00 or more"
+    assert "0 (no limit)" in five[3]
+    ship, row = cells(page, "SHIP")
+    assert ship[1] == "Free shipping"
+    assert "Expired" in ship[2] and "coupon-expired" in row["class"]
+
+
+def test_the_coupon_list_searches_code_and_name(django_app, staff, system_vouchers):
+    coupon("SPRING-26")
+    coupon("AUTUMN")
+    Voucher.objects.filter(code="AUTUMN").update(name="Harvest sale")
+
+    def listed(query, **extra):
+        page = django_app.get(LIST, {"q": query, **extra}, user=staff)
+        return {
+            tr.select_one("td strong").text
+            for tr in page.html.select("#coupon-list tbody tr")
+            if tr.select_one("td strong")
+        }
+
+    assert listed("spring") == {"SPRING-26"}
+    assert listed("HARVEST") == {"AUTUMN"}
+    assert listed("") == {"SPRING-26", "AUTUMN"}
+    assert listed("nothing-like-it") == set()
+    assert listed("x" * 500) == set()  # too long: refused, nothing listed
+    assert listed("%") == set() and listed("_") == set()  # no wildcard
+    # The customers' codes are searched on their own tab, never mixed in.
+    welcome = system_vouchers[2].code
+    assert listed(welcome) == set()
+    assert listed(welcome, system="1") == {welcome}
+
+
+def test_the_coupon_lists_queries_do_not_grow_with_its_rows(django_app, staff, system_vouchers):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(url):
+        django_app.get(url, user=staff)  # the session and the user, once
+        with CaptureQueriesContext(connection) as captured:
+            assert django_app.get(url, user=staff).status_code == 200
+        return len(captured)
+
+    coupon("ONE", excluded_brands=["Andes"])
+    few = queries(LIST), queries(LIST + "?system=1")
+    for n in range(6):
+        coupon(f"MORE-{n}", kind="fixed" if n % 2 else "percentage", excluded_brands=["Cumbre"])
+    assert (queries(LIST), queries(LIST + "?system=1")) == few

@@ -147,6 +147,51 @@ def test_customers_at_risk_list_and_csv(django_app, staff, customer, django_user
     assert bad.html.select_one(".alert-danger") and not bad.html.select("#at-risk-list td a")
 
 
+def test_customers_at_risk_page_by_page_in_constant_queries(
+    django_app, staff, django_user_model, settings
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from oscar_loyalty import kpis
+
+    def customers(n, start):
+        for i in range(start, start + n):
+            user = django_user_model.objects.create_user(username=f"r{i}", email=f"r{i}@x.com")
+            order(user, 61 + i, number=f"R{i}")
+
+    def page(url):
+        django_app.get(url, user=staff)
+        with CaptureQueriesContext(connection) as queries:
+            response = django_app.get(url, user=staff)
+        emails = [a.text for a in response.html.select("#at-risk-list td a")]
+        return response, emails, len(queries)
+
+    url = BASE + "kpis/at-risk/?days=60"
+    customers(3, 0)
+    _r, first, few = page(url)
+    assert first == ["r0@x.com", "r1@x.com", "r2@x.com"]
+    customers(22, 3)  # 25 at risk, 20 a page
+    response, first, many = page(url)
+    assert many == few
+    assert first == [f"r{i}@x.com" for i in range(20)]
+    assert response.html.select_one("#at-risk-pages").text.split() == ["Older"]
+    older = response.html.select_one("#at-risk-pages a[rel=next]")["href"]
+    response, second, deeper = page(BASE + "kpis/at-risk/" + older)
+    assert second == [f"r{i}@x.com" for i in range(20, 25)] and deeper == few
+    assert response.html.select_one("#at-risk-pages").text.split() == ["Newest"]
+    for garbage in ("abc", "1.x", "-5.3", "99999999999999999999.1", "1." + "9" * 30, "."):
+        _r, shown, _n = page(f"{url}&after={garbage}")
+        assert shown == first, garbage  # the first page
+    # The CSV reads chunk after chunk from where the last ended: all, in order, once.
+    assert [r.email for r in kpis.iter_at_risk(60, chunk=7)] == [f"r{i}@x.com" for i in range(25)]
+    with CaptureQueriesContext(connection) as queries:
+        assert len(list(kpis.iter_at_risk(60, chunk=7))) == 25
+    assert len(queries) == 4  # 7 + 7 + 7 + 4
+    download = django_app.get(url + "&format=csv", user=staff)
+    assert [r[0] for r in rows(download)[1:]] == [f"r{i}@x.com" for i in range(25)]
+
+
 # Customer service -------------------------------------------------------------------
 
 
