@@ -352,13 +352,14 @@ def load(c0, c1, e0, e1):
         cur.execute(
             f"""
             INSERT INTO {t["LedgerEntry"]} (account_id, kind, points, balance_after, reason,
+                                          reason_code, reason_params,
                                           idempotency_key, created_at, staff_user_id)
             SELECT a.id,
                    CASE WHEN i %% 10 < 5 THEN 'earn' WHEN i %% 10 < 8 THEN 'spend'
                         WHEN i %% 10 = 8 THEN 'expire' ELSE 'adjustment' END,
                    CASE WHEN i %% 10 < 5 THEN 10 WHEN i %% 10 < 8 THEN -4
                         WHEN i %% 10 = 8 THEN -2 ELSE 3 END,
-                   0, 'Bench', 'bench:' || i,
+                   0, 'Bench', 'adjustment', '{{}}', 'bench:' || i,
                    %(now)s - make_interval(secs => %(span)s - (i - %(e0)s)::float8
                         / (%(e1)s - %(e0)s) * %(span)s),
                    NULL
@@ -410,8 +411,10 @@ def load(c0, c1, e0, e1):
                 RETURNING l.id, l.account_id, old.remaining, l.expires_at
             ), posted AS (
                 INSERT INTO {t["LedgerEntry"]} (account_id, kind, points, balance_after, reason,
+                                              reason_code, reason_params,
                                               idempotency_key, created_at)
-                SELECT account_id, 'expire', -remaining, 0, 'Expired', 'expire:lot:' || id,
+                SELECT account_id, 'expire', -remaining, 0, 'Expired', 'expired', '{{}}',
+                       'expire:lot:' || id,
                        LEAST(expires_at + interval '3 hours 17 minutes', %(now)s)
                 FROM due
                 RETURNING id, idempotency_key, -points AS points

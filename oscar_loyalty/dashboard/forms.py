@@ -249,8 +249,9 @@ class RewardForm(TranslatedNamesMixin, forms.ModelForm):
             "min_tier",
         ]
         widgets = {
-            "starts_at": widgets.DateTimePickerInput(),
-            "ends_at": widgets.DateTimePickerInput(),
+            # Without seconds: the picker's box shows the whole date and time.
+            "starts_at": widgets.DateTimePickerInput(format="%Y-%m-%d %H:%M"),
+            "ends_at": widgets.DateTimePickerInput(format="%Y-%m-%d %H:%M"),
             "product": ProductSelect,
         }
         help_texts = {"product": _("Search by title, UPC or SKU.")}
