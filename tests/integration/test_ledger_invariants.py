@@ -11,6 +11,7 @@ from decimal import Decimal as D
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 from django.utils import timezone
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -26,13 +27,14 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import awards, importing, keys, ledger, privacy, redemption, tiers
+from oscar_loyalty import awards, importing, keys, ledger, privacy, redemption, tiers, till
 from oscar_loyalty.models import (
     ImportRun,
     LedgerEntry,
     PendingAward,
     PointsLot,
     Redemption,
+    Reward,
     Shortfall,
     Tier,
     TierStatus,
@@ -234,6 +236,7 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         self.imported = set()  # import keys posted
         self.erased = False
         self.staff = get_user_model().objects.create_user(f"s{uid[:29]}", is_staff=True)
+        self.receipts = []  # receipt numbers recorded at the till
 
     def basket(self, quantities):
         basket = Basket.objects.create(owner=self.user)
@@ -317,6 +320,40 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         expected = before if key in self.imported else before + points
         assert self.account_balance() == expected, "an import posted twice or not at all"
         self.imported.add(key)
+
+    @precondition(lambda self: not self.erased)
+    @rule(amount=st.decimals("10", "900", places=2), again=st.booleans())
+    def award_a_till_purchase(self, amount, again):
+        """A purchase in the shop, on the same balance; a receipt entered again changes nothing."""
+        before = self.account_balance()
+        if again and self.receipts:
+            receipt, amount = self.receipts[-1]  # the same receipt, entered again
+            till.award_purchase(self.user, amount, key=receipt, staff_user=self.staff)
+            assert self.account_balance() == before, "a receipt recorded twice"
+            return
+        receipt = f"T-{uuid.uuid4().hex[:12]}"
+        entry = till.award_purchase(self.user, amount, key=receipt, staff_user=self.staff)
+        self.receipts.append((receipt, amount))
+        assert self.account_balance() == before + entry.points
+
+    @precondition(lambda self: not self.erased and self.account_balance() >= 20)
+    @rule()
+    def hand_a_reward_over_the_counter(self):
+        reward, _new = Reward.objects.get_or_create(
+            name="Counter mug", defaults={"kind": "free_product", "cost": 20}
+        )
+        before = self.account_balance()
+        receipt = f"R-{uuid.uuid4().hex[:12]}"
+        for _time in range(2):  # a double tap
+            till.redeem_reward(self.user, reward.pk, key=receipt, staff_user=self.staff)
+        assert self.account_balance() == before - 20
+
+    def till_spent(self):
+        return -sum(
+            LedgerEntry.objects.filter(
+                account=self.account, idempotency_key__startswith=keys.TILL_SPEND
+            ).values_list("points", flat=True)
+        )
 
     @rule()
     def erase_the_customer(self):
@@ -418,6 +455,7 @@ class CrossFeatureMachine(RuleBasedStateMachine):
             .exclude(status=Redemption.Status.RESTORED)
             .values_list("points", flat=True)
         )
+        spent += self.till_spent()
         held, clawed, earned = self.account_balance(), -total("clawback"), total("earn")
         forfeited = -total("expire")  # only erasing expires points here
         assert held + clawed + spent + forfeited == earned
@@ -438,10 +476,13 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         (and the imports brought). Erasing forfeits what is held, so it ends here."""
         if self.erased:
             return
-        imported = sum(
-            LedgerEntry.objects.filter(
-                account=self.account, idempotency_key__startswith=keys.IMPORT
-            ).values_list("points", flat=True)
+        imported = sum(  # and bought in the shop
+            LedgerEntry.objects.filter(account=self.account)
+            .filter(
+                Q(idempotency_key__startswith=keys.IMPORT)
+                | Q(idempotency_key__startswith=keys.TILL_EARN)
+            )
+            .values_list("points", flat=True)
         )
         kept = imported + sum(
             PendingAward.objects.filter(
@@ -453,6 +494,7 @@ class CrossFeatureMachine(RuleBasedStateMachine):
             .exclude(status=Redemption.Status.RESTORED)
             .values_list("points", flat=True)
         )
+        spent += self.till_spent()
         waiting = sum(s.open for s in Shortfall.objects.filter(account=self.account))
         assert self.account_balance() + spent - waiting == kept
 
