@@ -235,7 +235,10 @@ RECORDS = [
         [
             (_("Date"), lambda d: Cell(_when(d.created_at))),
             (_("Action"), lambda d: Cell(d.get_action_display())),
-            (_("Customer"), lambda d: _customer(d.account.user if d.account else None)),
+            (
+                _("Customer"),
+                lambda d: _customer(d.customer or (d.account.user if d.account else None)),
+            ),
             (_("Requested by"), lambda d: Cell(d.requested_by.email if d.requested_by else "")),
             (_("By staff"), lambda d: _yes_no(d.by_staff)),
         ],
