@@ -166,6 +166,7 @@ class EarningRule:
             customer_params = customers[1]
             factors.append(("cm.multiplier", False))
         value, text = _weighted("v.amount", factors)
+        ids = ", ".join(["%s"] * len(order_ids))
         rates = {settings.OSCAR_DEFAULT_CURRENCY: loyalty_settings.POINTS_PER_UNIT}
         rates.update(loyalty_settings.POINTS_PER_UNIT_BY_CURRENCY)
         rate = "CASE o.currency " + " ".join("WHEN %s THEN %s" for _ in rates) + " ELSE 0 END"
@@ -184,12 +185,16 @@ class EarningRule:
             JOIN (
                 SELECT l.id, l.order_id, {amount} AS amount, {campaign} AS m
                 FROM {qn(Line._meta.db_table)} l {campaign_joins}
-                WHERE l.order_id IN ({", ".join(["%s"] * len(order_ids))})
+                WHERE l.order_id IN ({ids})
             ) v ON v.order_id = o.id
             {customer_join}
+            WHERE o.id IN ({ids})
             GROUP BY o.id, o.user_id, o.date_placed, o.currency
         """
-        return sql, [*rate_params, *campaign_params, *order_ids, *customer_params]
+        # The ids twice: PostgreSQL does not carry "IN" across the join, and
+        # would otherwise read every order.
+        params = [*rate_params, *campaign_params, *order_ids, *customer_params, *order_ids]
+        return sql, params
 
     def customer_multipliers_sql(self) -> tuple[str, list] | None:
         """A query of ``(user_id, multiplier)`` rows weighting whole orders, or None.

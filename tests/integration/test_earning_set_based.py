@@ -190,9 +190,7 @@ class OwnAmounts(earning.EarningRule):
         return D(100)
 
 
-def test_a_rule_that_changes_the_sums_has_no_set_based_form(
-    customer, catalogue
-):
+def test_a_rule_that_changes_the_sums_has_no_set_based_form(customer, catalogue):
     order = make_order(customer, "default", T0, [(0, D("100.00"), D(0), 1)], catalogue["products"])
     assert earning.set_based_values(OwnAmounts(), [order.pk]) is None
     line = order.lines.get()
