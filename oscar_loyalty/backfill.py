@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 from oscar.core.loading import get_model
 
@@ -52,35 +53,128 @@ def backfill(
     total = orders.exclude(Exists(has_award)).count()
     rule = get_earning_rule()
     refund_types = _refund_event_types()
+    in_sql = rule.has_set_based_form()
+    one_statement = in_sql and connection.vendor == "postgresql"
     recorded = done = last_pk = 0
-    while True:
-        # The awards' side bounded too, or PostgreSQL's merge anti-join walks
-        # the awards of every chunk done before: a run quadratic in orders.
-        chunk = list(
-            orders.filter(pk__gt=last_pk)
-            .exclude(Exists(has_award.filter(order_id__gt=last_pk)))
-            .order_by("pk")
-            .values_list("pk", "user_id")[:chunk_size]
-        )
-        if not chunk:
-            return recorded
-        last_pk = chunk[-1][0]
-        order_ids = [pk for pk, _user_id in chunk]
-        in_python = _with_refunds(order_ids, refund_types)
-        with transaction.atomic():  # one commit a chunk
-            form = rule.orders_sql([pk for pk in order_ids if pk not in in_python])
-            if form is None:
-                in_python = set(order_ids)
+    with _relaxed_commits(one_statement):
+        while True:
+            # The awards' side bounded too, or PostgreSQL's merge anti-join walks
+            # the awards of every chunk done before: a run quadratic in orders.
+            chunk_query = (
+                orders.filter(pk__gt=last_pk)
+                .exclude(Exists(has_award.filter(order_id__gt=last_pk)))
+                .order_by("pk")
+                .values_list("pk", "user_id")[:chunk_size]
+            )
+            if one_statement:
+                chunk = _chunk_with_accounts(chunk_query)
             else:
-                _relaxed_commit()
-                _create_accounts(order_ids)
-                recorded += _record_in_sql(form)
+                chunk = list(chunk_query)
+            if not chunk:
+                return recorded
+            last_pk = chunk[-1][0]
+            order_ids = [pk for pk, _user_id in chunk]
+            if one_statement:
+                n, in_python = _record_chunk_pg(rule, order_ids, refund_types)
+                recorded += n
+            else:
+                in_python = _with_refunds(order_ids, refund_types) if in_sql else set(order_ids)
+                with transaction.atomic():  # one commit a chunk
+                    if in_sql:
+                        _create_accounts(order_ids)
+                        form = rule.orders_sql([pk for pk in order_ids if pk not in in_python])
+                        recorded += _record_in_sql(form) if form else 0
             if in_python:
                 users = {user_id for pk, user_id in chunk if pk in in_python}
                 recorded += _record_in_python(rule, sorted(in_python), _account_ids(users))
-        done += len(chunk)
-        if progress:
-            progress(min(done, total), total)
+            done += len(chunk)
+            if progress:
+                progress(min(done, total), total)
+
+
+@contextmanager
+def _relaxed_commits(relaxed: bool) -> Iterator[None]:
+    """Commit without waiting for the disk, on PostgreSQL, while the backfill runs.
+
+    A backfill is run again at will and records nothing twice, so a crash
+    that loses its last chunks loses nothing a second run would not record;
+    waiting for each chunk's flush would cost more than the chunk's work.
+    """
+    if not relaxed:
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('synchronous_commit', 'off', false)")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
+
+
+def _chunk_with_accounts(chunk_query: QuerySet) -> list[tuple[int, int]]:
+    """The chunk's ``(order id, user id)``, creating its customers' missing accounts.
+
+    One statement (PostgreSQL): the accounts are committed with it, so the
+    next statement, recording the awards, finds them.
+    """
+    sql, params = chunk_query.query.sql_with_params()
+    qn = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH chunk (id, user_id) AS MATERIALIZED ({sql}),
+            accounts AS (
+                INSERT INTO {qn(Account._meta.db_table)} (user_id, balance, created_at)
+                SELECT DISTINCT c.user_id, 0, %s FROM chunk c
+                WHERE NOT EXISTS (SELECT 1 FROM {qn(Account._meta.db_table)} a
+                                  WHERE a.user_id = c.user_id)
+                ON CONFLICT DO NOTHING
+            )
+            SELECT id, user_id FROM chunk ORDER BY id
+            """,
+            [*params, timezone.now()],
+        )
+        return cursor.fetchall()
+
+
+def _record_chunk_pg(
+    rule: EarningRule, order_ids: list[int], refund_types: list[int]
+) -> tuple[int, set[int]]:
+    """Record the chunk's awards in one statement; returns (recorded, orders with refunds).
+
+    The orders with a refunded line are found in the same statement and left
+    out, for ``award_fields`` to prorate exactly.
+    """
+    form = rule.orders_sql(order_ids)
+    assert form is not None
+    qn = connection.ops.quote_name
+    line, quantity = qn(Line._meta.db_table), qn(PaymentEventQuantity._meta.db_table)
+    event = qn(PaymentEventQuantity._meta.get_field("event").related_model._meta.db_table)
+    statuses = list(loyalty_settings.REFUNDED_LINE_STATUSES) or [None]
+    by_event = ""
+    if refund_types:
+        types = ", ".join(["%s"] * len(refund_types))
+        by_event = f"""OR EXISTS (
+            SELECT 1 FROM {quantity} q JOIN {event} e ON e.id = q.event_id
+            WHERE q.line_id = l.id AND e.event_type_id IN ({types}))"""
+    insert, insert_params = _insert_awards_sql(
+        form, "v.order_id NOT IN (SELECT order_id FROM refunded)"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH refunded AS MATERIALIZED (
+                SELECT DISTINCT l.order_id FROM {line} l
+                WHERE l.order_id IN ({", ".join(["%s"] * len(order_ids))})
+                  AND (l.status IN ({", ".join(["%s"] * len(statuses))}) {by_event})
+            ), inserted AS ({insert} RETURNING 1)
+            SELECT (SELECT COUNT(*) FROM inserted), ARRAY(SELECT order_id FROM refunded)
+            """,
+            [*order_ids, *statuses, *refund_types, *insert_params],
+        )
+        n, refunded = cursor.fetchone()
+    return n, set(refunded)
 
 
 def _refund_event_types() -> list[int]:
@@ -110,18 +204,6 @@ def _with_refunds(order_ids: list[int], refund_types: list[int]) -> set[int]:
     )
 
 
-def _relaxed_commit() -> None:
-    """Commit this chunk without waiting for the disk (PostgreSQL).
-
-    A backfill is run again at will and records nothing twice, so a crash
-    that loses its last chunks loses nothing a second run would not record;
-    waiting for each chunk's flush would cost more than the chunk's work.
-    """
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit = off")
-
-
 def _create_accounts(order_ids: list[int]) -> None:
     """The accounts of these orders' customers that are missing, in one statement."""
     qn = connection.ops.quote_name
@@ -144,8 +226,8 @@ def _create_accounts(order_ids: list[int]) -> None:
         )
 
 
-def _record_in_sql(form: tuple[str, list]) -> int:
-    """Insert the awards the rule's set-based form works out, in one statement."""
+def _insert_awards_sql(form: tuple[str, list], where: str = "TRUE") -> tuple[str, list]:
+    """The statement inserting the awards the rule's set-based form works out."""
     rule_sql, rule_params = form
     qn = connection.ops.quote_name
     award, account = qn(PendingAward._meta.db_table), qn(Account._meta.db_table)
@@ -156,24 +238,22 @@ def _record_in_sql(form: tuple[str, list]) -> int:
     else:
         insert, conflict = "INSERT INTO", "ON CONFLICT DO NOTHING"
         matures = "v.date_placed + %s * INTERVAL '1 second'"
+    sql = f"""
+        {insert} {award} (order_id, account_id, referral_id, points, original_points,
+                          line_values, status, matures_at, created_at)
+        SELECT v.order_id, acc.id, NULL, v.points, v.points, v.line_values, %s,
+               {matures}, %s
+        FROM ({rule_sql}) v JOIN {account} acc ON acc.user_id = v.user_id
+        WHERE v.points > 0 AND {where}
+        {conflict}
+    """
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    return sql, [PendingAward.Status.PENDING, seconds, now, *rule_params]
+
+
+def _record_in_sql(form: tuple[str, list]) -> int:
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            {insert} {award} (order_id, account_id, referral_id, points, original_points,
-                              line_values, status, matures_at, created_at)
-            SELECT v.order_id, acc.id, NULL, v.points, v.points, v.line_values, %s,
-                   {matures}, %s
-            FROM ({rule_sql}) v JOIN {account} acc ON acc.user_id = v.user_id
-            WHERE v.points > 0
-            {conflict}
-            """,
-            [
-                PendingAward.Status.PENDING,
-                seconds,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                *rule_params,
-            ],
-        )
+        cursor.execute(*_insert_awards_sql(form))
         return cursor.rowcount
 
 

@@ -143,9 +143,7 @@ class EarningRule:
         decimals), or for a subclass that overrides how an order is worked out
         (``MIRRORED``) without giving its own ``orders_sql``.
         """
-        cls = type(self)
-        overridden = any(getattr(cls, name) is not getattr(EarningRule, name) for name in MIRRORED)
-        if overridden or connection.vendor not in ("postgresql", "mysql") or not order_ids:
+        if not self.has_set_based_form() or not order_ids:
             return None
         qn = connection.ops.quote_name
         amount = (
@@ -195,6 +193,15 @@ class EarningRule:
         # would otherwise read every order.
         params = [*rate_params, *campaign_params, *order_ids, *customer_params, *order_ids]
         return sql, params
+
+    def has_set_based_form(self) -> bool:
+        """Whether ``orders_sql`` gives a query: see its docstring."""
+        if connection.vendor not in ("postgresql", "mysql"):
+            return False
+        cls = type(self)
+        if cls.orders_sql is not EarningRule.orders_sql:
+            return True
+        return all(getattr(cls, name) is getattr(EarningRule, name) for name in MIRRORED)
 
     def customer_multipliers_sql(self) -> tuple[str, list] | None:
         """A query of ``(user_id, multiplier)`` rows weighting whole orders, or None.
