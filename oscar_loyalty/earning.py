@@ -5,8 +5,9 @@ subclasses it and names the subclass in ``OSCAR_LOYALTY_EARNING_RULE``; no fork
 needed. It only computes: recording and posting points is awards' and the
 ledger's job.
 
-Rounding: each line's weighted amount (amount paid x campaign multiplier) is
-kept exact; the order's points are the sum times the rate, rounded down once.
+Rounding: each line's weighted amount (amount paid x campaign multiplier x
+tier multiplier) is kept exact; the order's points are the sum times the
+rate, rounded down once.
 So $19.99 at 1 point per $10 earns 1 point, and two $5 lines earn 1 point too.
 
 The default rule also has a set-based form, ``EarningRule.orders_sql``: one
@@ -25,7 +26,7 @@ from django.utils import timezone
 from oscar.core.loading import get_model
 
 from .conf import get_rule, loyalty_settings
-from .models import BonusCampaign
+from .models import Account, BonusCampaign, Tier, TierStatus
 from .tiers import multiplier_for
 
 ProductCategory = get_model("catalogue", "ProductCategory")
@@ -36,7 +37,15 @@ Order = get_model("order", "Order")
 
 # The methods the set-based form mirrors: a subclass that overrides one of them
 # (and not ``orders_sql``) is worked out in Python.
-MIRRORED = ("rate", "line_amount", "line_values", "points", "multipliers", "campaigns")
+MIRRORED = (
+    "rate",
+    "line_amount",
+    "line_values",
+    "points",
+    "multipliers",
+    "campaigns",
+    "tier_multiplier",
+)
 
 
 class EarningRule:
@@ -208,9 +217,18 @@ class EarningRule:
 
         The seam for a per-customer multiplier in the set-based form: each
         line's weighted amount is multiplied by its customer's multiplier
-        (customers not listed: 1), as the Python rule would multiply it.
+        (customers not listed: 1), as ``tier_multiplier`` multiplies it in
+        Python. By default: the multiplier of each customer's tier.
         """
-        return None
+        qn = connection.ops.quote_name
+        return (
+            f"""SELECT a.user_id AS user_id, t.multiplier AS multiplier
+            FROM {qn(TierStatus._meta.db_table)} ts
+            JOIN {qn(Account._meta.db_table)} a ON a.id = ts.account_id
+            JOIN {qn(Tier._meta.db_table)} t ON t.id = ts.tier_id
+            WHERE a.user_id IS NOT NULL""",
+            [],
+        )
 
 
 def set_based_values(

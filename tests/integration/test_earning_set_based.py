@@ -19,7 +19,7 @@ from oscar.core.loading import get_model
 from oscar.test.factories import create_product
 
 from oscar_loyalty import awards, backfill, earning
-from oscar_loyalty.models import BonusCampaign, PendingAward
+from oscar_loyalty.models import Account, BonusCampaign, PendingAward, Tier, TierStatus
 
 pytestmark = [
     pytest.mark.django_db,
@@ -127,6 +127,10 @@ def make_order(user, currency, placed, line_specs, products):
     return order
 
 
+def make_tier(multiplier):
+    return Tier.objects.create(name="T", level=1, threshold=D("100"), multiplier=multiplier)
+
+
 def make_campaign(multiplier, target, starts, ends, catalogue):
     campaign = BonusCampaign.objects.create(
         name="C",
@@ -146,13 +150,24 @@ def make_campaign(multiplier, target, starts, ends, catalogue):
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(orders=orders, campaigns=campaigns, rule_settings=rule_settings, seconds=st.integers(0, 3))
+@given(
+    orders=orders,
+    campaigns=campaigns,
+    rule_settings=rule_settings,
+    seconds=st.integers(0, 3),
+    tier=st.sampled_from([None, "none", D("1.00"), D("1.50"), D("2.25")]),
+)
 def test_the_set_based_form_gives_what_the_python_rule_gives(
-    customer, catalogue, orders, campaigns, rule_settings, seconds
+    customer, catalogue, orders, campaigns, rule_settings, seconds, tier
 ):
+    """Lines, prices, taxes, exclusions, campaigns, currencies and the customer's tier."""
     with override_settings(**rule_settings):
         for campaign in campaigns:
             make_campaign(*campaign, catalogue)
+        if tier is not None:  # "none": a status whose tier was deleted
+            account, _created = Account.objects.get_or_create(user=customer)
+            level = None if tier == "none" else make_tier(tier)
+            TierStatus.objects.update_or_create(account=account, defaults={"tier": level})
         made = [
             # Orders at a campaign's edge: T0 + whole days, a second or two either side.
             make_order(
@@ -181,6 +196,8 @@ def test_the_set_based_form_gives_what_the_python_rule_gives(
             Line.objects.filter(order__in=made).delete()
             Order.objects.filter(pk__in=[o.pk for o in made]).delete()
             BonusCampaign.objects.all().delete()
+            TierStatus.objects.all().delete()
+            Tier.objects.all().delete()
 
 
 class OwnAmounts(earning.EarningRule):
@@ -216,6 +233,8 @@ def test_the_backfill_gives_what_recording_each_order_gives(customer, catalogue)
         create_from_breadcrumbs("Sport")
     )
     BonusCampaign.objects.create(name="No gifts", multiplier=0).products.add(products[4])
+    account, _created = Account.objects.get_or_create(user=customer)
+    TierStatus.objects.create(account=account, tier=make_tier(D("1.50")))
     made = [
         make_order(customer, "default", T0, [(0, D("19.99"), D("4.20"), 1)], products),
         make_order(
@@ -241,5 +260,5 @@ def test_the_backfill_gives_what_recording_each_order_gives(customer, catalogue)
         for a in PendingAward.objects.all()
     }
     assert got == expected
-    assert expected[made[0].pk][0] == 4  # 24.19 x 2 = 48.38: 4 points
-    assert expected[made[3].pk][0] == 4  # half refunded: 8 points prorated to 4
+    assert expected[made[0].pk][0] == 7  # 24.19 x 2 x 1.50 = 72.57: 7 points
+    assert expected[made[3].pk][0] == 6  # 80 x 1.50 = 12 points, half refunded: 6
