@@ -441,6 +441,7 @@ def expectations(t, now):
 def baseline(t, now, id_range=None):
     """Post the due awards (those with ids in ``id_range``, if given) in two statements."""
     from oscar_loyalty import ledger
+    from oscar_loyalty.ledger import bulk
 
     in_range = "AND a.id >= %(low)s AND a.id < %(high)s" if id_range else ""
     params = {
@@ -449,6 +450,7 @@ def baseline(t, now, id_range=None):
         # What ours writes for a customer's own order (the bench makes no referral awards).
         "key": "earn:order:",
         "reason": "Order ",
+        "code": bulk.ORDER_REASON.code,
         "low": id_range and id_range[0],
         "high": id_range and id_range[1],
     }
@@ -462,10 +464,12 @@ def baseline(t, now, id_range=None):
                               WHERE e.idempotency_key = %(key)s || o.number)
         ), entries AS (
             INSERT INTO {t.entry} (account_id, kind, points, balance_after, reason,
-                                   idempotency_key, created_at, order_id)
+                                   reason_code, reason_params, idempotency_key, created_at,
+                                   order_id)
             SELECT d.account_id, 'earn', d.points,
                    acc.balance + SUM(d.points) OVER (PARTITION BY d.account_id ORDER BY d.id),
-                   %(reason)s || d.number, %(key)s || d.number, %(now)s, d.order_id
+                   %(reason)s || d.number, %(code)s, jsonb_build_object('number', d.number),
+                   %(key)s || d.number, %(now)s, d.order_id
             FROM due d JOIN {t.account} acc ON acc.id = d.account_id
             RETURNING id, account_id, points
         ), lots AS (
@@ -537,7 +541,10 @@ def fingerprint(t):
     def digest(columns, source):
         return f"(SELECT SUM(hashtextextended(concat_ws(',', {columns}), 0)) FROM {source})"
 
-    entry = "account_id, kind, points, balance_after, reason, idempotency_key, created_at, order_id"
+    entry = (
+        "account_id, kind, points, balance_after, reason, reason_code, reason_params, "
+        "idempotency_key, created_at, order_id"
+    )
     lot = "l.account_id, e.idempotency_key, l.points, l.remaining, l.earned_at, l.expires_at"
     return fetchone(
         "SELECT "
