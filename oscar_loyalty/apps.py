@@ -26,6 +26,7 @@ class LoyaltyConfig(OscarConfig):
         self.referral_link_view = get_class("oscar_loyalty.views", "ReferralLinkView")
         self.coupon_add_view = get_class("oscar_loyalty.coupons.views", "CouponAddView")
         self.consent_view = get_class("oscar_loyalty.views", "ConsentView")
+        self.birthday_view = get_class("oscar_loyalty.views", "BirthdayView")
         self.unsubscribe_view = get_class("oscar_loyalty.views", "UnsubscribeView")
         self.data_export_view = get_class("oscar_loyalty.views", "DataExportView")
 
@@ -39,6 +40,7 @@ class LoyaltyConfig(OscarConfig):
             ),
             path("accounts/rewards/consent/", self.consent_view.as_view(), name="consent"),
             path("accounts/rewards/my-data/", self.data_export_view.as_view(), name="data-export"),
+            path("accounts/rewards/birthday/", self.birthday_view.as_view(), name="birthday"),
             path(
                 "rewards/unsubscribe/<str:token>/",
                 self.unsubscribe_view.as_view(),

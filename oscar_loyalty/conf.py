@@ -107,6 +107,7 @@ DEFAULTS = {
         "points_expiring": {"send": True, "marketing": False},
         "points_last_chance": {"send": True, "marketing": False},
         "referral_rewarded": {"send": True, "marketing": False},
+        "winback": {"send": True, "marketing": True},
     },
     # Expiry reminders go this many days before points expire, and once more
     # (the last chance) this many days before. Only points that really expire.

@@ -52,3 +52,12 @@ class CouponRefused(LoyaltyError):
 
 class CodeSpaceExhausted(LoyaltyError, RuntimeError):
     """Fresh codes keep colliding with existing ones: the code length is far too short."""
+
+
+class BonusError(LoyaltyError):
+    """A bonus action's input was refused (an impossible birthday, say); nothing changed.
+    ``message`` is for the customer."""
+
+    def __init__(self, message):
+        self.message = message
+        super().__init__(message)

@@ -8,7 +8,10 @@ prefixes below, and the display code reads causes back with ``parse``.
 ==================================  ========================================================
 ``earn:order:<number>``             an order's points, once its return window passed
 ``earn:referral:<id>``              a referrer's reward for a friend's first order
-``earn:welcome:<user id>``          the welcome bonus at sign-up
+``earn:welcome:<user id>``          the welcome bonus at sign-up (the "joining" bonus action)
+``earn:birthday:<user id>:<year>``  the birthday bonus, once a year
+``earn:review:<user id>:<product>`` an approved review's bonus, once per product and customer
+``earn:profile:<user id>``          the bonus for completing the profile
 ``spend:redemption:<id>``           points turned into a voucher or reward
 ``restore:redemption:<id>``         those points given back
 ``restore:redemption:<id>:to:<n>``  part given back, the points voucher keeping ``n``
@@ -36,6 +39,9 @@ from typing import NamedTuple
 ORDER_EARN = "earn:order:"
 REFERRAL_EARN = "earn:referral:"
 WELCOME_EARN = "earn:welcome:"
+BIRTHDAY_EARN = "earn:birthday:"
+REVIEW_EARN = "earn:review:"
+PROFILE_EARN = "earn:profile:"
 REDEMPTION_SPEND = "spend:redemption:"
 REDEMPTION_RESTORE = "restore:redemption:"
 LOT_EXPIRE = "expire:lot:"
@@ -53,6 +59,7 @@ PURCHASE_EARN_PREFIXES = (ORDER_EARN, TILL_EARN)
 # Cause names, as ``parse`` returns them.
 ORDER, REFERRAL, WELCOME, REDEMPTION, LOT = "order", "referral", "welcome", "redemption", "lot"
 SHORTFALL = "shortfall"
+BIRTHDAY, REVIEW, PROFILE = "birthday", "review", "profile"
 TILL, STAFF = "till", "staff"
 IMPORTED = "import"
 
@@ -60,6 +67,9 @@ _PREFIXES = {
     ORDER_EARN: ("earn", ORDER),
     REFERRAL_EARN: ("earn", REFERRAL),
     WELCOME_EARN: ("earn", WELCOME),
+    BIRTHDAY_EARN: ("earn", BIRTHDAY),
+    REVIEW_EARN: ("earn", REVIEW),
+    PROFILE_EARN: ("earn", PROFILE),
     REDEMPTION_SPEND: ("spend", REDEMPTION),
     REDEMPTION_RESTORE: ("restore", REDEMPTION),
     LOT_EXPIRE: ("expire", LOT),
@@ -95,6 +105,29 @@ def referral_earn(referral_id: int) -> str:
 
 def welcome_earn(user_id: int) -> str:
     return f"{WELCOME_EARN}{user_id}"
+
+
+def birthday_earn(user_id: int, year: int) -> str:
+    return f"{BIRTHDAY_EARN}{user_id}:{year}"
+
+
+def review_earn(user_id: int, product_id: int) -> str:
+    return f"{REVIEW_EARN}{user_id}:{product_id}"
+
+
+def profile_earn(user_id: int) -> str:
+    return f"{PROFILE_EARN}{user_id}"
+
+
+def action_earns(action: str, user_id: int) -> tuple[str, bool]:
+    """How to find a customer's bonus entries for ``action`` (to count them for caps):
+    ``(key, exact)``: the one key of a once-only bonus, or what every key starts with."""
+    if action == "join":
+        return welcome_earn(user_id), True
+    if action == "profile":
+        return profile_earn(user_id), True
+    prefix = {"birthday": BIRTHDAY_EARN, "review": REVIEW_EARN}[action]
+    return f"{prefix}{user_id}:", False
 
 
 def redemption_spend(redemption_id: int) -> str:
@@ -170,6 +203,7 @@ def parse(key: str) -> Key | None:
 # ``last-chance:<YYYY-MM-DD>``     the last chance for them
 # ``available:<entry id>``         points now available (the first of the entries told of)
 # ``referral:<id>``                a referrer told that their friend ordered
+# ``winback:<campaign id>``        a win-back campaign's coupon
 
 
 def statement_email(month: date) -> str:
@@ -190,3 +224,7 @@ def available_email(entry_id: int) -> str:
 
 def referral_email(referral_id: int) -> str:
     return f"referral:{referral_id}"
+
+
+def winback_email(campaign_id: int) -> str:
+    return f"winback:{campaign_id}"

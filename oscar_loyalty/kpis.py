@@ -369,6 +369,11 @@ def _at_risk_orders(days: int, now: datetime | None):
     )
 
 
+def at_risk_user_ids(days: int, now: datetime | None = None):
+    """The ids of the customers at risk, as a subquery (win-back narrows them further)."""
+    return _at_risk_orders(days, now).order_by().values("user_id")
+
+
 def at_risk(
     days: int,
     now: datetime | None = None,

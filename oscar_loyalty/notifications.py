@@ -52,6 +52,7 @@ EVENT_TYPES = {
     "points_expiring": "LOYALTY_POINTS_EXPIRING",
     "points_last_chance": "LOYALTY_POINTS_LAST_CHANCE",
     "referral_rewarded": "LOYALTY_REFERRAL_REWARDED",
+    "winback": "LOYALTY_WINBACK",
 }
 UNSUBSCRIBE_SALT = "oscar_loyalty.unsubscribe"
 # The statement lists points expiring before the next statement and the one after.

@@ -25,6 +25,7 @@ from . import awards, ledger, redemption, tiers
 from .consent import forget_consent
 from .models import (
     Account,
+    Birthday,
     DataRequest,
     ImportRejection,
     LedgerEntry,
@@ -37,6 +38,7 @@ from .models import (
     SentMessage,
     TierChange,
     TierStatus,
+    WinBackCoupon,
 )
 
 # Rows read from the database at a time while streaming a long history.
@@ -84,6 +86,8 @@ def _export(user, account: Account | None) -> Iterator[str]:
         ("consents", _consents(user)),
         ("messages", _messages(user)),
         ("tier_history", _tier_history(account)),
+        ("birthday", _birthday(user)),
+        ("winback_coupons", _winback_coupons(user)),
     ]
     for name, rows in sections:
         yield f', "{name}": ['
@@ -93,6 +97,17 @@ def _export(user, account: Account | None) -> Iterator[str]:
             first = False
         yield "]"
     yield "}\n"
+
+
+def _birthday(user) -> Iterator[dict]:
+    for birthday in Birthday.objects.filter(user=user):
+        yield {"day": birthday.day, "month": birthday.month, "consented_at": birthday.consented_at}
+
+
+def _winback_coupons(user) -> Iterator[dict]:
+    for coupon in WinBackCoupon.objects.filter(user=user).select_related("voucher"):
+        code = coupon.voucher.code if coupon.voucher_id else None
+        yield {"sent_at": coupon.sent_at, "code": code}
 
 
 def _customer(user) -> dict:
@@ -244,10 +259,11 @@ def erase(user, requested_by=None) -> Account | None:
     (``ledger.close_account``, which also blanks staff's free-text reasons), and
     their tier goes, with staff's words on their tier moves (``tiers.forget``);
     the referral code and link, referrals, the consent, the record of emails
-    sent and any rejected import row naming them are deleted, and the log of
-    their exports no longer names them. The erasure is logged against the
-    account (a customer deleted with no account leaves no log). Erasing twice
-    changes nothing more. Returns the (detached) account, if there was one.
+    sent, the birthday, the win-back coupons sent and any rejected import row
+    naming them are deleted, and the log of their exports no longer names
+    them. The erasure is logged against the account (a customer deleted with
+    no account leaves no log). Erasing twice changes nothing more. Returns the
+    (detached) account, if there was one.
 
     Runs too when Oscar deletes the customer (``receivers.customer_deleted``),
     inside the deletion's transaction.
@@ -267,6 +283,8 @@ def erase(user, requested_by=None) -> Account | None:
         Referral.objects.filter(referred=user).delete()
         forget_consent(user)
         SentMessage.objects.filter(user=user).delete()
+        Birthday.objects.filter(user=user).delete()
+        WinBackCoupon.objects.filter(user=user).delete()
         if user.email:
             ImportRejection.objects.filter(email=user.email.strip().lower()).delete()
         DataRequest.objects.filter(customer=user).update(customer=None)

@@ -20,14 +20,14 @@ from functools import partial, wraps
 from django.apps import apps
 from django.conf import settings
 from django.db import transaction
-from django.db.models.signals import post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from oscar.apps.basket.signals import voucher_removal
 from oscar.apps.customer.signals import user_registered
 from oscar.apps.order.signals import order_line_status_changed, order_placed, order_status_changed
 from oscar.core.loading import get_model
 
-from . import notifications, orders, privacy, redemption, referrals, signals, tasks
+from . import bonus, notifications, orders, privacy, redemption, referrals, signals, tasks
 from .conf import loyalty_settings
 from .models import LedgerEntry
 
@@ -121,11 +121,18 @@ def customer_deleted(sender, instance, **kwargs):
 @hooked
 def _signed_up(request, user, **kwargs):
     """A new customer, from allauth or from Oscar's own registration."""
+    _safely("the joining bonus", user.pk, bonus.joined, user)
+    _safely("the sign-up", user.pk, referrals.signed_up, request, user)
+
+
+def _safely(what, ref, action, *args):
+    """Run a loyalty step in a savepoint; log its error, never raise it into the sender."""
     try:
         with transaction.atomic():
-            referrals.signed_up(request, user)
+            return action(*args)
     except Exception:
-        logger.exception("oscar_loyalty: recording the sign-up of %s failed", user.pk)
+        logger.exception("oscar_loyalty: %s (%s) failed", what, ref)
+        return None
 
 
 user_registered.connect(_signed_up, dispatch_uid="oscar_loyalty.user_registered")
@@ -133,6 +140,73 @@ if apps.is_installed("allauth.account"):
     from allauth.account.signals import user_signed_up
 
     user_signed_up.connect(_signed_up, dispatch_uid="oscar_loyalty.user_signed_up")
+    from allauth.account.signals import email_confirmed
+
+    @receiver(email_confirmed, dispatch_uid="oscar_loyalty.email_confirmed")
+    def email_verified(request, email_address, **kwargs):
+        """A verified address: the guest orders placed with it are credited (by a task)."""
+        user_id, email = email_address.user_id, email_address.email
+        transaction.on_commit(partial(_queue_task, tasks.credit_guest_orders, user_id, email))
+
+
+@receiver(
+    post_save,
+    sender=get_model("reviews", "ProductReview"),
+    dispatch_uid="oscar_loyalty.review_saved",
+)
+def review_saved(sender, instance, **kwargs):
+    """A review approved earns its author's bonus; one no longer approved gives it back."""
+    if instance.user_id is None:
+        return
+    if instance.status == instance.APPROVED:
+        _safely("the review bonus", instance.pk, bonus.review_approved, instance)
+    else:
+        _safely(
+            "taking back a review bonus",
+            instance.pk,
+            bonus.review_withdrawn,
+            instance.user_id,
+            instance.product_id,
+        )
+
+
+@receiver(
+    post_delete,
+    sender=get_model("reviews", "ProductReview"),
+    dispatch_uid="oscar_loyalty.review_deleted",
+)
+def review_deleted(sender, instance, **kwargs):
+    if instance.user_id is not None and instance.status == instance.APPROVED:
+        _safely(
+            "taking back a review bonus",
+            instance.pk,
+            bonus.review_withdrawn,
+            instance.user_id,
+            instance.product_id,
+        )
+
+
+PROFILE_FIELDS = {"first_name", "last_name", "email"}
+
+
+@receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="oscar_loyalty.profile_saved")
+def profile_saved(sender, instance, created, update_fields=None, **kwargs):
+    """A saved profile may now be complete (a login, saving only its date, is skipped)."""
+    if update_fields is not None and not PROFILE_FIELDS & set(update_fields):
+        return
+    _safely("the profile bonus", instance.pk, bonus.profile_saved, instance)
+
+
+def _queue_task(task, *args):
+    """Queue ``task``; if the broker is down, run it now (errors logged, never raised)."""
+    try:
+        task.delay(*args)
+    except Exception:
+        logger.exception("oscar_loyalty: queueing %s failed; running it now", task.name)
+        try:
+            task(*args)
+        except Exception:
+            logger.exception("oscar_loyalty: %s failed", task.name)
 
 
 @receiver(signals.award_matured, dispatch_uid="oscar_loyalty.email_points_available")

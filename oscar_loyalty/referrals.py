@@ -26,7 +26,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from oscar.core.loading import get_model
 
-from . import keys, ledger, reasons, signals
+from . import ledger, signals
 from .awards import take_back
 from .conf import get_rule, loyalty_settings
 from .consent import set_marketing_consent
@@ -120,9 +120,14 @@ def normalise_email(email) -> str:
 
 def ordered_as_guest(email) -> bool:
     """Whether a guest order was placed with any spelling of this address (``normalise_email``)."""
+    return bool(guest_order_ids(email))
+
+
+def guest_order_ids(email) -> list[int]:
+    """Ids of the guest orders placed with any spelling of this address (``normalise_email``)."""
     wanted = normalise_email(email)
     if "@" not in wanted:
-        return False
+        return []
     local, domain = wanted.split("@")
     domains = [d for d, canonical in DOTLESS_DOMAINS.items() if canonical == domain] or [domain]
     dots = r"\.*" if domain in DOTLESS_DOMAINS else ""
@@ -136,7 +141,11 @@ def ordered_as_guest(email) -> bool:
         + ")$"
     )
     found = Order.objects.filter(user=None, guest_email__iregex=pattern)
-    return any(normalise_email(e) == wanted for e in found.values_list("guest_email", flat=True))
+    return [
+        pk
+        for pk, address in found.order_by("pk").values_list("pk", "guest_email")
+        if normalise_email(address) == wanted
+    ]
 
 
 def _address_key(address) -> tuple:
@@ -194,21 +203,14 @@ def get_referral_rules() -> ReferralRules:
 
 
 def signed_up(request, user, marketing=None) -> Referral | None:
-    """A new customer: welcome bonus, consent, and the referral their cookie names."""
+    """A new customer: consent, and the referral their cookie names (the joining bonus is
+    ``bonus.joined``'s)."""
     if marketing is not None:
         set_marketing_consent(
             user,
             bool(marketing),
             MarketingConsent.Source.SIGNUP,
             language=getattr(request, "LANGUAGE_CODE", ""),
-        )
-    bonus = loyalty_settings.WELCOME_BONUS_POINTS
-    if bonus:
-        ledger.earn(
-            ledger.get_account(user),
-            bonus,
-            key=keys.welcome_earn(user.pk),
-            reason=reasons.Reason(reasons.WELCOME_BONUS),
         )
     code = code_from_cookie(request) if request is not None else None
     if code is None or Referral.objects.filter(referred=user).exists():

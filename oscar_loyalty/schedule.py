@@ -38,6 +38,16 @@ BEAT_SCHEDULE = {
         "task": "oscar_loyalty.send_expiry_reminders",
         "schedule": crontab(hour=9, minute=23),
     },
+    # Today's birthdays (in CELERY_TIMEZONE, which should be the shop's), early.
+    "oscar-loyalty-give-birthday-bonuses": {
+        "task": "oscar_loyalty.give_birthday_bonuses",
+        "schedule": crontab(hour=6, minute=13),
+    },
+    # Win-back coupons for customers at risk, in office hours.
+    "oscar-loyalty-send-winback-coupons": {
+        "task": "oscar_loyalty.send_winback_coupons",
+        "schedule": crontab(hour=10, minute=33),
+    },
     # Last month's statements, on the 1st.
     "oscar-loyalty-send-statements": {
         "task": "oscar_loyalty.send_statements",

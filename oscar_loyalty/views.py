@@ -7,6 +7,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -17,11 +18,31 @@ from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
 from oscar.templatetags.currency_filters import currency
 
-from . import awards, expiry, notifications, privacy, reasons, redemption, referrals, tiers
+from . import (
+    awards,
+    bonus,
+    expiry,
+    notifications,
+    privacy,
+    reasons,
+    redemption,
+    referrals,
+    tiers,
+)
 from .conf import loyalty_settings
 from .consent import marketing_consent, set_marketing_consent
-from .forms import ConsentForm
-from .models import Account, LedgerEntry, MarketingConsent, Redemption, Referral, Reward
+from .earning import get_earning_rule
+from .exceptions import BonusError
+from .forms import BirthdayForm, ConsentForm
+from .models import (
+    Account,
+    Birthday,
+    LedgerEntry,
+    MarketingConsent,
+    Redemption,
+    Referral,
+    Reward,
+)
 
 PageTitleMixin = get_class("customer.mixins", "PageTitleMixin")
 
@@ -50,6 +71,8 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         # No points yet: "how to earn" comes first.
         context["newcomer"] = True
         context.update(tiers.rewards_page(account))
+        context.update(birthday_context(self.request.user))
+        context["campaigns"] = announced_campaigns(self.request.user)
         if account is None:
             return context
         context["pending"] = list(awards.pending_awards(account))
@@ -164,6 +187,31 @@ class ClaimRewardView(LoginRequiredMixin, FormView):
         return redirect("oscar_loyalty:rewards")
 
 
+class BirthdayView(LoginRequiredMixin, View):
+    """The Rewards page's birthday: saved with consent, or removed."""
+
+    http_method_names = ["post"]
+
+    def post(self, request):
+        if "remove" in request.POST:
+            bonus.remove_birthday(request.user)
+            messages.success(request, _("We have forgotten your birthday."))
+            return redirect("oscar_loyalty:rewards")
+        form = BirthdayForm(request.POST)
+        if not form.is_valid():
+            for errors in form.errors.values():
+                messages.error(request, " ".join(errors))
+            return redirect("oscar_loyalty:rewards")
+        data = form.cleaned_data
+        try:
+            bonus.set_birthday(request.user, data["month"], data["day"], data["consent"])
+        except BonusError as error:
+            messages.error(request, error.message)
+        else:
+            messages.success(request, _("Thank you: we will remember your birthday."))
+        return redirect("oscar_loyalty:rewards")
+
+
 class ConsentView(LoginRequiredMixin, FormView):
     """The Rewards page's "send me offers" switch."""
 
@@ -226,6 +274,24 @@ class ReferralLinkView(View):
         return redirect(settings.OSCAR_HOMEPAGE)
 
 
+def announced_campaigns(user) -> list:
+    """Campaigns giving more points right now to this customer (exclusions are not news)."""
+    running = get_earning_rule().running(timezone.now(), user)
+    return [c for c in running if c.multiplier > 1]
+
+
+def birthday_context(user) -> dict:
+    """The birthday block: shown only while the merchant pays a birthday bonus."""
+    settings_ = bonus.action_settings(bonus.Action.BIRTHDAY)
+    if not settings_.enabled or not settings_.points:
+        return {}
+    return {
+        "birthday_points": settings_.points,
+        "birthday": Birthday.objects.filter(user=user).first(),
+        "birthday_form": BirthdayForm(),
+    }
+
+
 def how_to_earn() -> list[str]:
     """The earning rules in plain words, from the settings."""
     rate = loyalty_settings.POINTS_PER_UNIT
@@ -269,8 +335,29 @@ def how_to_earn() -> list[str]:
             )
             % {"months": months}
         )
+    lines.extend(bonus_lines())
     lines.append(
         _("Each %(point)s is worth %(value)s.")
         % {"point": singular, "value": currency(loyalty_settings.POINT_VALUE)}
     )
     return lines
+
+
+def bonus_lines() -> list[str]:
+    """The bonus actions the merchant pays for, in plain words."""
+    texts = {
+        bonus.Action.JOIN: _("%(points)s for joining."),
+        bonus.Action.BIRTHDAY: _("%(points)s on your birthday, every year."),
+        bonus.Action.REVIEW: _("%(points)s for each product review we publish."),
+        bonus.Action.PROFILE: _("%(points)s for completing your profile (first and last name)."),
+    }
+    return [
+        texts[action.action] % {"points": points_text(action.points)}
+        for action in bonus.all_action_settings()
+        if action.enabled and action.points > 0
+    ]
+
+
+def points_text(value: int) -> str:
+    singular, plural = loyalty_settings.POINTS_NAME
+    return f"{value} {singular if abs(value) == 1 else plural}"

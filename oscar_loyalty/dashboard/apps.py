@@ -54,6 +54,14 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
                 "tier-update",
                 "tier-delete",
                 "customer-tier",
+                "bonus-action-list",
+                "bonus-action-update",
+                "segment-list",
+                "segment-create",
+                "segment-update",
+                "winback-list",
+                "winback-create",
+                "winback-update",
             )
         }
 
@@ -90,6 +98,14 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
         self.tier_update_view = get_class(VIEWS, "TierUpdateView")
         self.tier_delete_view = get_class(VIEWS, "TierDeleteView")
         self.move_tier_view = get_class(VIEWS, "MoveTierView")
+        self.bonus_action_list_view = get_class(VIEWS, "BonusActionListView")
+        self.bonus_action_update_view = get_class(VIEWS, "BonusActionUpdateView")
+        self.segment_list_view = get_class(VIEWS, "SegmentListView")
+        self.segment_create_view = get_class(VIEWS, "SegmentCreateView")
+        self.segment_update_view = get_class(VIEWS, "SegmentUpdateView")
+        self.winback_list_view = get_class(VIEWS, "WinBackListView")
+        self.winback_create_view = get_class(VIEWS, "WinBackCreateView")
+        self.winback_update_view = get_class(VIEWS, "WinBackUpdateView")
 
     def get_urls(self):
         urls = [
@@ -156,5 +172,17 @@ class LoyaltyDashboardConfig(OscarDashboardConfig):
             path("tiers/<int:pk>/", self.tier_update_view.as_view(), name="tier-update"),
             path("tiers/<int:pk>/delete/", self.tier_delete_view.as_view(), name="tier-delete"),
             path("customers/<int:pk>/tier/", self.move_tier_view.as_view(), name="customer-tier"),
+            path("bonus/", self.bonus_action_list_view.as_view(), name="bonus-action-list"),
+            path(
+                "bonus/<str:action>/",
+                self.bonus_action_update_view.as_view(),
+                name="bonus-action-update",
+            ),
+            path("segments/", self.segment_list_view.as_view(), name="segment-list"),
+            path("segments/create/", self.segment_create_view.as_view(), name="segment-create"),
+            path("segments/<int:pk>/", self.segment_update_view.as_view(), name="segment-update"),
+            path("win-back/", self.winback_list_view.as_view(), name="winback-list"),
+            path("win-back/create/", self.winback_create_view.as_view(), name="winback-create"),
+            path("win-back/<int:pk>/", self.winback_update_view.as_view(), name="winback-update"),
         ]
         return self.post_process_urls(urls)

@@ -14,7 +14,15 @@ from ..coupons.applying import normalise
 from ..coupons.creation import FIXED, FREE_SHIPPING, PERCENTAGE, CouponSpec, offer_of
 from ..i18n import other_languages
 from ..ledger import MAX_POINTS, MAX_REASON_LENGTH
-from ..models import BonusCampaign, BrandExclusion, Reward, Tier
+from ..models import (
+    BonusAction,
+    BonusCampaign,
+    BrandExclusion,
+    Reward,
+    Segment,
+    Tier,
+    WinBackCampaign,
+)
 
 Voucher = get_model("voucher", "Voucher")
 Category = get_model("catalogue", "Category")
@@ -470,7 +478,7 @@ class AdjustPointsForm(forms.Form):
 class BonusCampaignForm(forms.ModelForm):
     class Meta:
         model = BonusCampaign
-        fields = ["name", "multiplier", "starts_at", "ends_at", "products", "categories"]
+        fields = ["name", "multiplier", "starts_at", "ends_at", "products", "categories", "segment"]
         widgets = {
             "starts_at": widgets.DateTimePickerInput(),
             "ends_at": widgets.DateTimePickerInput(),
@@ -563,3 +571,79 @@ class MoveTierForm(forms.Form):
         max_length=255,
         help_text=_("The customer sees it on their Rewards page."),
     )
+
+
+class BonusActionForm(forms.ModelForm):
+    class Meta:
+        model = BonusAction
+        fields = ["enabled", "points", "daily_cap", "lifetime_cap"]
+
+    def clean_points(self):
+        points = self.cleaned_data["points"]
+        if points > MAX_POINTS:
+            raise forms.ValidationError(_("At most %(max)s points.") % {"max": MAX_POINTS})
+        return points
+
+    def clean(self):
+        data = super().clean()
+        if data.get("enabled") and not data.get("points"):
+            self.add_error("points", _("Give the points this action earns."))
+        return data
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = [
+            "name",
+            "min_orders",
+            "max_orders",
+            "min_spend",
+            "max_spend",
+            "min_days_since_order",
+            "max_days_since_order",
+            "categories",
+            "brands",
+            "marketing",
+        ]
+
+    def clean(self):
+        data = super().clean()
+        for low, high in (
+            ("min_orders", "max_orders"),
+            ("min_spend", "max_spend"),
+            ("max_days_since_order", "min_days_since_order"),
+        ):
+            if data.get(low) is not None and data.get(high) is not None and data[low] > data[high]:
+                self.add_error(
+                    high, _("This cannot be below %(other)s.") % {"other": self.fields[low].label}
+                )
+        for name in ("min_spend", "max_spend"):
+            if data.get(name) is not None and data[name] < 0:
+                self.add_error(name, _("Give an amount of 0 or more."))
+        for name in ("min_days_since_order", "max_days_since_order"):
+            if data.get(name) is not None and data[name] > 36500:
+                self.add_error(name, _("At most 36500 days."))
+        return data
+
+
+class WinBackCampaignForm(forms.ModelForm):
+    class Meta:
+        model = WinBackCampaign
+        fields = ["name", "enabled", "days", "kind", "value", "valid_days", "segment"]
+
+    def clean(self):
+        data = super().clean()
+        days = data.get("days")
+        if days is not None and not 1 <= days <= 3650:
+            self.add_error("days", _("Between 1 and 3650 days."))
+        value = data.get("value")
+        if value is not None and value <= 0:
+            self.add_error("value", _("Give a discount above 0."))
+        percentage = data.get("kind") == WinBackCampaign.Kind.PERCENTAGE
+        if value is not None and percentage and value > 100:
+            self.add_error("value", _("A percentage cannot be above 100."))
+        valid = data.get("valid_days")
+        if valid is not None and not 1 <= valid <= 3650:
+            self.add_error("valid_days", _("Between 1 and 3650 days."))
+        return data

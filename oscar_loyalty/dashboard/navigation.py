@@ -27,6 +27,9 @@ LOYALTY_NAVIGATION = [
                 "url_name": "loyalty-dashboard:record-list",
                 "url_kwargs": {"slug": "entries"},
             },
+            {"label": _("Bonus actions"), "url_name": "loyalty-dashboard:bonus-action-list"},
+            {"label": _("Customer segments"), "url_name": "loyalty-dashboard:segment-list"},
+            {"label": _("Win-back"), "url_name": "loyalty-dashboard:winback-list"},
         ],
     },
 ]

@@ -16,11 +16,34 @@ from django.utils.translation import gettext_lazy as _
 from django.views import generic
 from oscar.core.loading import get_model
 
-from .. import accounting, importing, kpis, privacy, referrals, tasks, tiers, till
+from .. import (
+    accounting,
+    bonus,
+    importing,
+    kpis,
+    privacy,
+    referrals,
+    segments,
+    tasks,
+    tiers,
+    till,
+    winback,
+)
 from ..coupons import codes
 from ..coupons.creation import offer_of, save_coupon
 from ..exceptions import KeyReused, LoyaltyError
-from ..models import Account, BonusCampaign, ImportRun, Referral, Reward, Tier
+from ..models import (
+    Account,
+    BonusAction,
+    BonusCampaign,
+    ImportRun,
+    Referral,
+    Reward,
+    Segment,
+    Tier,
+    WinBackCampaign,
+    WinBackCoupon,
+)
 from ..views import json_download
 from . import charts, records, service
 from . import coupons as coupon_rows
@@ -28,6 +51,7 @@ from .forms import (
     AccountingForm,
     AdjustPointsForm,
     AtRiskForm,
+    BonusActionForm,
     BonusCampaignForm,
     BulkCodesForm,
     CouponForm,
@@ -40,7 +64,9 @@ from .forms import (
     MoveTierForm,
     PeriodForm,
     RewardForm,
+    SegmentForm,
     TierForm,
+    WinBackCampaignForm,
     initial_for,
 )
 
@@ -56,7 +82,10 @@ def system_vouchers():
     the coupon pages list them read-only and never edit them.
     """
     welcome = Referral.objects.exclude(welcome_voucher=None).values("welcome_voucher")
-    return Voucher.objects.filter(Q(loyalty_redemption__isnull=False) | Q(pk__in=welcome))
+    winbacks = WinBackCoupon.objects.exclude(voucher=None).values("voucher")
+    return Voucher.objects.filter(
+        Q(loyalty_redemption__isnull=False) | Q(pk__in=welcome) | Q(pk__in=winbacks)
+    )
 
 
 def merchant_coupons():
@@ -574,6 +603,7 @@ class InStoreView(generic.TemplateView):
 
 class CampaignListView(generic.ListView):
     model = BonusCampaign
+    queryset = BonusCampaign.objects.select_related("segment")
     template_name = "oscar_loyalty/dashboard/campaign_list.html"
     context_object_name = "campaigns"
     paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
@@ -808,3 +838,114 @@ class MoveTierView(generic.FormView):
         view.object = view.get_object()
         context = view.get_context_data(tier_form=form)
         return view.render_to_response(context, status=400)
+
+
+# Bonus actions -----------------------------------------------------------------
+
+
+class BonusActionListView(generic.TemplateView):
+    """What each action (joining, birthday, review, profile) earns, and its caps."""
+
+    template_name = "oscar_loyalty/dashboard/bonus_action_list.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "actions": bonus.all_action_settings()}
+
+
+class BonusActionUpdateView(generic.UpdateView):
+    form_class = BonusActionForm
+    template_name = "oscar_loyalty/dashboard/bonus_action_form.html"
+    context_object_name = "bonus_action"
+
+    def get_object(self, queryset=None):
+        if self.kwargs["action"] not in BonusAction.Action.values:
+            raise Http404
+        return bonus.action_settings(self.kwargs["action"])
+
+    def form_valid(self, form):
+        action = form.save()
+        messages.success(
+            self.request, _("Bonus for %(action)s saved.") % {"action": action.get_action_display()}
+        )
+        return redirect("loyalty-dashboard:bonus-action-list")
+
+
+# Segments and win-back -------------------------------------------------------------
+
+
+class SegmentListView(generic.ListView):
+    """Segments with their member counts (one counting statement a segment on the page)."""
+
+    model = Segment
+    template_name = "oscar_loyalty/dashboard/segment_list.html"
+    context_object_name = "segments"
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
+
+    def get_queryset(self):
+        return Segment.objects.prefetch_related("categories").order_by("name")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        for segment in context["segments"]:
+            segment.member_count = segments.count(segment)
+        return context
+
+
+class SegmentFormMixin:
+    model = Segment
+    form_class = SegmentForm
+    template_name = "oscar_loyalty/dashboard/segment_form.html"
+
+    def form_valid(self, form):
+        segment = form.save()
+        segments.save_condition(segment)
+        messages.success(
+            self.request,
+            _("Segment %(name)s saved: %(count)s customers.")
+            % {"name": segment.name, "count": segments.count(segment)},
+        )
+        return redirect("loyalty-dashboard:segment-list")
+
+
+class SegmentCreateView(SegmentFormMixin, generic.CreateView):
+    pass
+
+
+class SegmentUpdateView(SegmentFormMixin, generic.UpdateView):
+    pass
+
+
+class WinBackListView(generic.ListView):
+    """Win-back campaigns, with how many customers came back and what they spent."""
+
+    model = WinBackCampaign
+    template_name = "oscar_loyalty/dashboard/winback_list.html"
+    context_object_name = "campaigns"
+    paginate_by = settings.OSCAR_DASHBOARD_ITEMS_PER_PAGE
+    ordering = ["-created_at", "-pk"]
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        figures = winback.results(list(context["campaigns"]))
+        for campaign in context["campaigns"]:
+            campaign.figures = figures[campaign.pk]
+        return context
+
+
+class WinBackFormMixin:
+    model = WinBackCampaign
+    form_class = WinBackCampaignForm
+    template_name = "oscar_loyalty/dashboard/winback_form.html"
+
+    def form_valid(self, form):
+        campaign = form.save()
+        messages.success(self.request, _("Campaign %(name)s saved.") % {"name": campaign.name})
+        return redirect("loyalty-dashboard:winback-list")
+
+
+class WinBackCreateView(WinBackFormMixin, generic.CreateView):
+    pass
+
+
+class WinBackUpdateView(WinBackFormMixin, generic.UpdateView):
+    pass

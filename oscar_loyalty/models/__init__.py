@@ -5,6 +5,7 @@ themselves change only through ``oscar_loyalty.ledger`` (rule 1 of the design).
 """
 
 from .awards import BonusCampaign, PendingAward
+from .bonus import Birthday, BonusAction, GuestOrderCredit
 from .coupons import BrandExclusion
 from .figures import DailyExpiry, DailyPoints
 from .ledger import Account, LedgerEntry, LotConsumption, PointsLot, Shortfall
@@ -12,10 +13,13 @@ from .notifications import MarketingConsent, SentMessage
 from .privacy import DataRequest, ImportRejection, ImportRun
 from .redemption import OwnerCondition, PointsBenefit, Redemption, Reward
 from .referrals import Referral, ReferralCode
+from .segments import Segment, SegmentCondition, WinBackCampaign, WinBackCoupon
 from .tiers import Tier, TierChange, TierCondition, TierStatus
 
 __all__ = [
     "Account",
+    "Birthday",
+    "BonusAction",
     "BonusCampaign",
     "BrandExclusion",
     "DailyExpiry",
@@ -23,6 +27,7 @@ __all__ = [
     "DataRequest",
     "ImportRejection",
     "ImportRun",
+    "GuestOrderCredit",
     "LedgerEntry",
     "LotConsumption",
     "MarketingConsent",
@@ -34,10 +39,14 @@ __all__ = [
     "Referral",
     "ReferralCode",
     "Reward",
+    "Segment",
+    "SegmentCondition",
     "SentMessage",
     "Shortfall",
     "Tier",
     "TierChange",
     "TierCondition",
     "TierStatus",
+    "WinBackCampaign",
+    "WinBackCoupon",
 ]

@@ -109,7 +109,7 @@ class BonusCampaign(models.Model):
 
     A multiplier of 0 excludes them from earning (gift cards, for instance).
     When several campaigns cover a line, an exclusion wins, else the highest
-    multiplier.
+    multiplier. With a segment, it applies to that segment's customers only.
     """
 
     name = models.CharField(_("Name"), max_length=128)
@@ -130,6 +130,15 @@ class BonusCampaign(models.Model):
         related_name="+",
         verbose_name=_("Categories"),
         help_text=_("Products in these categories or any of their subcategories."),
+    )
+    segment = models.ForeignKey(
+        "Segment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("Only customers in segment"),
+        help_text=_("Empty: every customer."),
     )
 
     class Meta:

@@ -16,6 +16,7 @@ from oscar.templatetags.currency_filters import currency
 from ..i18n import translated
 from .ledger import Account
 from .referrals import Referral
+from .segments import WinBackCoupon
 from .tiers import Tier
 
 # get_model imports Oscar's offer models (and their condition classes) even
@@ -198,8 +199,8 @@ class OwnerCondition(CountCondition):
 
     @staticmethod
     def owns(voucher, user_id) -> bool:
-        """Whether the personal voucher is this customer's: bought with their points, or
-        their welcome coupon (unless staff voided the referral)."""
+        """Whether the personal voucher is this customer's: bought with their points,
+        their welcome coupon (unless staff voided the referral), or their win-back coupon."""
         if user_id is None:
             return False
         return (
@@ -209,6 +210,7 @@ class OwnerCondition(CountCondition):
             or Referral.objects.filter(welcome_voucher=voucher, referred_id=user_id)
             .exclude(status=Referral.Status.VOID)
             .exists()
+            or WinBackCoupon.objects.filter(voucher=voucher, user_id=user_id).exists()
         )
 
     @property

@@ -1,15 +1,23 @@
 """Emails to customers: who gets what, once, in their language, and never without consent."""
 
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
+import time_machine
 from django.core import mail
 from django.test import override_settings
 from oscar.core.loading import get_model
 
 from oscar_loyalty import awards, ledger, notifications, tasks
 from oscar_loyalty.consent import set_marketing_consent
-from oscar_loyalty.models import MarketingConsent, PendingAward, Referral, SentMessage
+from oscar_loyalty.models import (
+    MarketingConsent,
+    PendingAward,
+    Referral,
+    SentMessage,
+    WinBackCampaign,
+)
 from tests.helpers import at
 
 pytestmark = pytest.mark.django_db
@@ -422,6 +430,13 @@ def run_sender(message, customer, django_user_model, place_order):
         referral = Referral.objects.create(referrer=customer, referred=friend)
         place_order(friend, [("50.00", 1)])
         tasks.send_referral_rewarded(referral.pk)
+    elif message == "winback":  # the customer ordered once, long ago
+        WinBackCampaign.objects.create(
+            name="Back", enabled=True, days=60, kind="percentage", value=Decimal("10")
+        )
+        with time_machine.travel(datetime(2026, 1, 5, tzinfo=UTC), tick=False):
+            place_order(customer, [("50.00", 1)])
+        at(datetime(2026, 6, 1, 10, tzinfo=UTC), tasks.send_winback_coupons)
     else:
         raise AssertionError(f"no sender for {message}")
 
@@ -456,7 +471,9 @@ def test_a_consenting_customer_gets_each_marketing_email_with_unsubscribe_header
     assert url in email.body and url in html(email)
 
 
-@pytest.mark.parametrize("message", sorted(set(notifications.EVENT_TYPES) - {"statement"}))
+@pytest.mark.parametrize(
+    "message", sorted(set(notifications.EVENT_TYPES) - {"statement", "winback"})
+)
 def test_messages_about_points_go_without_marketing_consent_by_default(
     message, customer, django_user_model, place_order
 ):
