@@ -22,7 +22,8 @@ from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum, Window
+from django.db.models.functions import Mod, RowNumber
 from django.utils import timezone
 from oscar.core.loading import get_model
 
@@ -280,8 +281,17 @@ def take_back(award: PendingAward, target: int) -> None:
     award.save(update_fields=["points"])
 
 
-def mature_due_awards(now: datetime | None = None, chunk_size: int | None = None) -> int:
+def mature_due_awards(
+    now: datetime | None = None,
+    chunk_size: int | None = None,
+    after: bulk.Position | None = None,
+    until: bulk.Position | None = None,
+) -> int:
     """Post every award whose return window has passed. Returns entries posted.
+
+    ``after`` and ``until`` (a range from ``due_ranges``) keep the run to the
+    awards between them, in (``matures_at``, id) order: one task's share of
+    the fanned-out job.
 
     One transaction per chunk; awards another run has locked are skipped, so
     two runs at once share the work and neither posts anything twice (an award
@@ -291,13 +301,36 @@ def mature_due_awards(now: datetime | None = None, chunk_size: int | None = None
     """
     now = now or timezone.now()
     chunk_size = chunk_size or loyalty_settings.TASK_CHUNK_SIZE
-    posted, after = 0, None
+    posted = 0
     while True:
         with transaction.atomic():
-            n, after = bulk.earn_due_awards(now, chunk_size, after)
+            n, after = bulk.earn_due_awards(now, chunk_size, after, until)
         if after is None:
             return posted
         posted += n
+
+
+def due_ranges(now: datetime, size: int) -> list[tuple[bulk.Position | None, bulk.Position | None]]:
+    """The due awards cut into ranges of ``size``, as ``(after, until)`` pairs.
+
+    The periodic job queues one task a range, so that every worker takes a
+    share (``tasks.mature_awards``). One read of the due awards' index; the
+    last range is open-ended, so awards due by the time it runs are taken too.
+    An award recorded meanwhile in an earlier range (a backfill) waits for
+    the next run; nothing is ever posted twice, whoever runs what.
+    """
+    due = PendingAward.objects.filter(status=Status.PENDING, matures_at__lte=now)
+    if not due.exists():
+        return []
+    ends = list(
+        due.annotate(n=Window(RowNumber(), order_by=[F("matures_at").asc(), F("id").asc()]))
+        .annotate(r=Mod(F("n"), size))
+        .filter(r=0)
+        .order_by("matures_at", "id")
+        .values_list("matures_at", "id")
+    )
+    starts: list[bulk.Position | None] = [None, *ends]
+    return [(start, end) for start, end in zip(starts, [*ends, None], strict=True)]
 
 
 def order_points(order: AbstractOrder) -> PendingAward | None:

@@ -6,11 +6,12 @@ Each is safe to run twice at once or to be redelivered.
 """
 
 import logging
-from datetime import date
+from datetime import date, datetime
 
 from celery import shared_task
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from kombu.pools import producers
 from oscar.core.loading import get_model
 
@@ -88,9 +89,56 @@ def queue_order_placed(order_id, number):
         )
 
 
+# How many chunks (of TASK_CHUNK_SIZE awards) one task of the maturing job posts.
+CHUNKS_PER_TASK = 10
+
+
 @shared_task(name="oscar_loyalty.mature_awards", ignore_result=True)
 def mature_awards():
-    return awards.mature_due_awards()
+    """Fan the due awards out: one ``mature_award_range`` task a range of them.
+
+    Each range is ``CHUNKS_PER_TASK`` chunks, so every worker takes a share;
+    the workers need nothing of ours to agree on who does what: each chunk
+    is claimed with ``FOR UPDATE SKIP LOCKED``, each entry posted once by its
+    key. Returns the number of tasks queued.
+    """
+    size = loyalty_settings.TASK_CHUNK_SIZE * CHUNKS_PER_TASK
+    ranges = awards.due_ranges(timezone.now(), size)
+    for after, until in ranges:
+        mature_award_range.delay(_position_out(after), _position_out(until))
+    return len(ranges)
+
+
+@shared_task(
+    name="oscar_loyalty.mature_award_range",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def mature_award_range(after, until):
+    """Post the due awards in one range (``[matures_at, id]`` pairs, None: open).
+
+    Acknowledged once done: a worker that dies on it hands it to another,
+    which posts only what the first had not committed.
+    """
+    return awards.mature_due_awards(after=_position_in(after), until=_position_in(until))
+
+
+def _position_out(position):
+    return None if position is None else [position[0].isoformat(), position[1]]
+
+
+def _position_in(value):
+    if value is None:
+        return None
+    try:
+        at, pk = value
+        parsed = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        parsed = pk = None
+    if parsed is None or timezone.is_naive(parsed) or type(pk) is not int:
+        raise ValueError(f"not a position of the maturing job: {value!r}")
+    return parsed, pk
 
 
 @shared_task(name="oscar_loyalty.expire_points", ignore_result=True)

@@ -259,9 +259,12 @@ def earn_awards(award_ids: Iterable[int], now: datetime) -> int:
 
 
 def earn_due_awards(
-    now: datetime, limit: int, after: Position | None = None
+    now: datetime, limit: int, after: Position | None = None, until: Position | None = None
 ) -> tuple[int, Position | None]:
     """Post the next ``limit`` due awards, in (``matures_at``, id) order after ``after``.
+
+    ``until`` (included) ends the range: a task of the fanned-out job keeps
+    to its own range (``awards.due_ranges``).
 
     Awards another transaction has locked are skipped. Returns ``(posted,
     last)``: the entries posted and the (``matures_at``, id) of the chunk's
@@ -271,16 +274,18 @@ def earn_due_awards(
     elsewhere the chunk is read, then posted by ``earn_awards``.
     """
     if connection.vendor == "postgresql":
-        return _earn_due_awards_pg(now, limit, after)
-    return _earn_due_awards_portable(now, limit, after)
+        return _earn_due_awards_pg(now, limit, after, until)
+    return _earn_due_awards_portable(now, limit, after, until)
 
 
 def _earn_due_awards_portable(
-    now: datetime, limit: int, after: Position | None
+    now: datetime, limit: int, after: Position | None, until: Position | None
 ) -> tuple[int, Position | None]:
     due = PendingAward.objects.filter(status=PendingAward.Status.PENDING, matures_at__lte=now)
     if after is not None:
         due = due.filter(Q(matures_at__gt=after[0]) | Q(matures_at=after[0], id__gt=after[1]))
+    if until is not None:
+        due = due.filter(Q(matures_at__lt=until[0]) | Q(matures_at=until[0], id__lte=until[1]))
     rows = list(
         due.select_for_update(skip_locked=True)
         .order_by("matures_at", "id")
@@ -292,7 +297,7 @@ def _earn_due_awards_portable(
 
 
 def _earn_due_awards_pg(
-    now: datetime, limit: int, after: Position | None
+    now: datetime, limit: int, after: Position | None, until: Position | None
 ) -> tuple[int, Position | None]:
     """``earn_due_awards`` as one data-modifying statement.
 
@@ -303,6 +308,8 @@ def _earn_due_awards_pg(
     """
     t = _Tables()
     after_sql = "AND (a.matures_at, a.id) > (%(after_at)s, %(after_id)s)" if after else ""
+    if until:
+        after_sql += " AND (a.matures_at, a.id) <= (%(until_at)s, %(until_id)s)"
     key = (
         "CASE WHEN c.referral_id IS NULL THEN %(order_key)s || o.number "
         "ELSE %(referral_key)s || CAST(c.referral_id AS VARCHAR(20)) END"
@@ -369,6 +376,8 @@ def _earn_due_awards_pg(
                 "now": now,
                 "after_at": after and after[0],
                 "after_id": after and after[1],
+                "until_at": until and until[0],
+                "until_id": until and until[1],
                 "limit": limit,
                 "order_key": keys.ORDER_EARN,
                 "referral_key": keys.REFERRAL_EARN,

@@ -1,6 +1,7 @@
 """A real Celery worker, with beat, against the real Redis broker."""
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -34,10 +35,10 @@ def sandbox_env(tmp_path):
     }
 
 
-@pytest.fixture
-def worker(tmp_path):
-    env = sandbox_env(tmp_path)
-    log = open(tmp_path / "worker.log", "w")  # noqa: SIM115  (closed below)
+def start_worker(tmp_path, name="worker", beat=True):
+    """A real worker process (``--pool=solo``: one task at a time) on the test database."""
+    log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115  (closed by stop_worker)
+    options = ["-B", "-s", str(tmp_path / "beat-schedule")] if beat else []
     process = subprocess.Popen(
         [
             sys.executable,
@@ -46,25 +47,37 @@ def worker(tmp_path):
             "-A",
             "sandbox",
             "worker",
-            "-B",
             "--pool=solo",
+            "--prefetch-multiplier=1",
             "--loglevel=INFO",
-            "-s",
-            str(tmp_path / "beat-schedule"),
+            "-n",
+            f"{name}@%h",
+            *options,
         ],
         cwd=ROOT,
-        env=env,
+        env=sandbox_env(tmp_path),
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    process.log_path = tmp_path / "worker.log"
-    yield process
+    process.log_path = tmp_path / f"{name}.log"
+    process.log = log
+    return process
+
+
+def stop_worker(process):
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+    process.log.close()
+
+
+@pytest.fixture
+def worker(tmp_path):
+    process = start_worker(tmp_path)
+    yield process
+    stop_worker(process)
 
 
 def test_scheduled_task_matures_a_due_award_in_a_real_worker(customer, place_order, worker):
@@ -141,3 +154,67 @@ def test_the_deploy_check_finds_the_running_worker(worker, monkeypatch):
         assert [m.id for m in found] == ["oscar_loyalty.W310"]  # not started yet
     else:
         pytest.fail("the worker never answered:\n" + worker.log_path.read_text()[-4000:])
+
+
+def test_two_workers_share_the_maturing_job_and_never_double_award(
+    django_user_model, place_order, tmp_path
+):
+    """Every range queued twice, and the whole job on top: each award is posted once."""
+    import redis
+    from celery import Celery
+
+    from oscar_loyalty import awards, ledger, tasks
+
+    users = [django_user_model.objects.create_user(f"w{i}", f"w{i}@x.com") for i in range(3)]
+    for i in range(18):
+        place_order(users[i % 3], [("10.00", 1 + i % 4)])
+    PendingAward.objects.update(matures_at=timezone.now() - timedelta(minutes=1))
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()
+    workers = [start_worker(tmp_path, f"w{i}", beat=False) for i in range(2)]
+    try:
+        app = Celery("test", broker=settings.REDIS_URL)
+        ranges = awards.due_ranges(timezone.now(), 3)
+        assert len(ranges) == 7
+        for after, until in ranges * 2:
+            position = (tasks._position_out(after), tasks._position_out(until))
+            app.send_task("oscar_loyalty.mature_award_range", position)
+        app.send_task("oscar_loyalty.mature_awards")
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and all(w.poll() is None for w in workers):
+            logs = [w.log_path.read_text() for w in workers]
+            done = [log.count("mature_award_range[") for log in logs]
+            # The 14 range tasks, each logged twice, and the job, which queues one more
+            # range unless the others have left nothing due.
+            job_done = any(re.search(r"mature_awards\[[^]]+\] succeeded", log) for log in logs)
+            if (
+                sum(done) >= 2 * 14
+                and job_done
+                and not PendingAward.objects.filter(status="pending").exists()
+            ):
+                break
+            time.sleep(0.5)
+        else:
+            pending = PendingAward.objects.filter(status="pending").count()
+            pytest.fail(
+                f"{pending} awards pending; range tasks logged: {done}\n" + ranges_log(workers)
+            )
+    finally:
+        for w in workers:
+            stop_worker(w)
+    logs = [w.log_path.read_text() for w in workers]
+    assert all("mature_award_range[" in log for log in logs), "a worker took no range"
+    assert all("Traceback" not in log for log in logs), logs
+    assert LedgerEntry.objects.filter(kind="earn").count() == 18
+    for user in users:
+        account = ledger.get_account(user)
+        assert account.balance == ledger.balance_from_entries(account) > 0
+
+
+def ranges_log(workers):
+    """The workers' log lines about the maturing job and errors (emails left out)."""
+    return "\n".join(
+        line
+        for w in workers
+        for line in w.log_path.read_text().splitlines()
+        if "mature_award" in line or "ERROR" in line or "Error" in line
+    )
