@@ -35,7 +35,9 @@ PRODUCTS = os.environ.get("LOAD_PRODUCTS", "").split(",")
 COUPON = os.environ.get("LOAD_COUPON", "")
 POINTS = os.environ.get("LOAD_POINTS", "10")
 SAMPLES_PATH = os.environ.get("LOAD_SAMPLES", "")
-THINK = (0.1, 0.4)  # seconds between two steps, as a customer reads the page
+# Seconds between two steps, as a customer reads the page. Long enough that the store is
+# not saturated on a quiet machine: each step's time is its own, not a queue's.
+THINK = (0.3, 1.0)
 
 SAMPLES: list[tuple[str, float, bool]] = []
 _next_customer = iter(CUSTOMERS)

@@ -10,6 +10,10 @@ message for each change:
 * on checkout pages, vouchers that give the basket no discount leave it, so
   the order does not record them as used (a single-use code stays usable).
 
+Not on the thank-you page: its order is placed, and the customer's basket is a
+new one that the page never uses; loading it there would create it (seven
+queries, bench/load.py found them).
+
 A change on a checkout form's submission sends the customer back to the same
 page to see the new total, rather than placing an order they did not see.
 
@@ -40,6 +44,7 @@ from .coupons.applying import when
 from .models import Redemption
 
 Applicator = get_class("offer.applicator", "Applicator")
+ThankYouView = get_class("checkout.views", "ThankYouView")
 NAMESPACES = {"basket", "checkout"}
 
 
@@ -55,7 +60,7 @@ class BasketCheckMiddleware:
             return None
         match = request.resolver_match
         namespaces = set(match.namespaces) if match else set()
-        if not NAMESPACES & namespaces:
+        if not NAMESPACES & namespaces or _is_thank_you(view_func):
             return None
         basket = getattr(request, "basket", None)
         if basket is None or not basket.id:
@@ -68,6 +73,11 @@ class BasketCheckMiddleware:
         if changed and checkout and request.method == "POST":
             return redirect(request.get_full_path())
         return None
+
+
+def _is_thank_you(view_func) -> bool:
+    view_class = getattr(view_func, "view_class", None)
+    return view_class is not None and issubclass(view_class, ThankYouView)
 
 
 def reprice(request, basket):

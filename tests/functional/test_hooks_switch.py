@@ -186,3 +186,26 @@ def test_hooks_off_is_warned_about():
     with OFF:
         found = check_settings()
     assert [(e.id, e.level) for e in found] == [("oscar_loyalty.W042", checks.WARNING)]
+
+
+def test_thank_you_page_makes_no_basket_and_adds_only_the_points_queries(
+    django_app, customer, place_order, django_user_model
+):
+    """The thank-you page does not use the basket: the basket check must not load one (for a
+    customer whose basket was just submitted, loading it creates a new one: 7 queries)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    order = place_order(customer)
+    boss = django_user_model.objects.create_superuser("boss", "boss@example.com", "x")
+    url = f"/checkout/thank-you/?order_number={order.number}"
+    django_app.get(url, user=boss)  # signs in; the session is made
+    counts = {}
+    for hooks in (False, True):
+        with override_settings(OSCAR_LOYALTY_HOOKS=hooks):
+            with CaptureQueriesContext(connection) as queries:
+                django_app.get(url, user=boss)
+        counts[hooks] = len(queries)
+    assert not Basket.objects.filter(owner=boss).exists()
+    # What the points box reads (the award, or its estimate) and nothing else.
+    assert counts[True] - counts[False] <= 3, counts
