@@ -9,6 +9,8 @@ or what would add noise to both runs alike, changes here:
 * no DEBUG (Django would keep every query in memory, and a store does not run so);
 * the cache, which the coupon guessing limit counts in, is Redis (``REDIS_URL``),
   shared by the gunicorn workers as a store with several processes needs it;
+* the Celery tasks go to a queue of their own, ``bench-load``, so a test's
+  worker on the same Redis database never takes them (nor the bench's worker a test's);
 * emails (Oscar's order confirmation) go nowhere: the sandbox prints them;
 * passwords are hashed with a fast hasher: each simulated customer logs in once,
   and a real hasher's half-second of CPU per login would only add noise to
@@ -29,6 +31,7 @@ CACHES = {
     }
 }
 SILENCED_SYSTEM_CHECKS = []
+CELERY_TASK_DEFAULT_QUEUE = "bench-load"
 EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {
