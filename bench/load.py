@@ -538,7 +538,7 @@ def main():
         count_queries(emails[:2], products)
         emails = emails[2:]
         customers = iter([emails[i * args.users : (i + 1) * args.users] for i in range(runs)])
-        samples, orders = [], {True: [], False: []}
+        samples, orders, errors = [], {True: [], False: []}, 0
         plan = [(on, args.warmup, True) for on in (True, False)] + [
             (on, args.seconds, False) for on in modes
         ]
@@ -561,6 +561,7 @@ def main():
             numbers = placed_orders(since)
             orders[on].extend(numbers)
             failed = sum(1 for _name, _ms, ok in got if not ok)
+            errors += failed
             if not warmup:
                 samples.extend((on, name, ms, ok) for name, ms, ok in got)
             print(
@@ -572,7 +573,6 @@ def main():
                 print(f"    see {workdir / f'locust-{n}.log'}")
 
         ratio, over = report(samples)
-        errors = sum(1 for *_rest, ok in samples if not ok)
         awards_done = wait_for_awards(orders[True])
         problems = check_store(orders)
         if not awards_done:
@@ -581,7 +581,7 @@ def main():
             problems.append("the Celery worker died")
         print(
             f"\n  orders: {len(orders[True])} with the plugin, {len(orders[False])} with the "
-            f"hooks off; failed requests: {errors}"
+            f"hooks off; failed requests (warm-ups included): {errors}"
         )
         if errors:
             problems.append(f"{errors} request(s) failed")
