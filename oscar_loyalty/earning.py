@@ -44,6 +44,7 @@ MIRRORED = (
     "points",
     "multipliers",
     "campaigns",
+    "running",
     "tier_multiplier",
 )
 
@@ -184,6 +185,8 @@ class EarningRule:
         """
         if not self.has_set_based_form() or not order_ids:
             return None
+        if any(c.segment_id is not None for c in self.campaigns()):
+            return None  # a segment's campaign: membership is worked out in Python
         qn = connection.ops.quote_name
         amount = (
             "l.line_price_incl_tax" if loyalty_settings.EARN_ON_TAX else "l.line_price_excl_tax"
