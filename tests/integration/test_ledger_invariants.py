@@ -12,7 +12,7 @@ from decimal import Decimal as D
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -27,7 +27,17 @@ from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_class, get_model
 from oscar.test.factories import create_order, create_product, create_stockrecord
 
-from oscar_loyalty import awards, importing, keys, ledger, privacy, redemption, tiers, till
+from oscar_loyalty import (
+    awards,
+    importing,
+    keys,
+    ledger,
+    privacy,
+    reasons,
+    redemption,
+    tiers,
+    till,
+)
 from oscar_loyalty.models import (
     ImportRun,
     LedgerEntry,
@@ -459,6 +469,26 @@ class CrossFeatureMachine(RuleBasedStateMachine):
         held, clawed, earned = self.account_balance(), -total("clawback"), total("earn")
         forfeited = -total("expire")  # only erasing expires points here
         assert held + clawed + spent + forfeited == earned
+
+    @invariant()
+    def every_entry_reads_in_the_readers_language(self):
+        """Whatever the features posted carries a reason code the plugin knows, read in
+        English and Spanish from the code, never the stored text of the moment."""
+        entries = list(
+            LedgerEntry.objects.filter(account=self.account).select_related(
+                "order", "voucher__loyalty_redemption__order"
+            )
+        )
+        reasons.prefetch(entries)
+        for entry in entries:
+            assert reasons.registered(entry.reason_code), (entry.reason_code, entry.reason)
+            with translation.override("en"):
+                english = entry.customer_reason()
+            with translation.override("es"):
+                spanish = entry.customer_reason()
+            assert english and spanish
+            if entry.reason_code != reasons.STAFF_ADJUSTMENT:
+                assert english != spanish, english
 
     @invariant()
     def an_erased_account_holds_nothing_and_no_open_voucher(self):
