@@ -185,8 +185,6 @@ class EarningRule:
         """
         if not self.has_set_based_form() or not order_ids:
             return None
-        if any(c.segment_id is not None for c in self.campaigns()):
-            return None  # a segment's campaign: membership is worked out in Python
         qn = connection.ops.quote_name
         amount = (
             "l.line_price_incl_tax" if loyalty_settings.EARN_ON_TAX else "l.line_price_excl_tax"
@@ -243,6 +241,8 @@ class EarningRule:
         cls = type(self)
         if cls.orders_sql is not EarningRule.orders_sql:
             return True
+        if any(c.segment_id is not None for c in self.campaigns()):
+            return False  # a segment's campaign: membership is worked out in Python
         return all(getattr(cls, name) is getattr(EarningRule, name) for name in MIRRORED)
 
     def customer_multipliers_sql(self) -> tuple[str, list] | None:

@@ -2,6 +2,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from oscar_loyalty import ledger
 
@@ -142,3 +143,12 @@ def place_order(django_capture_on_commit_callbacks):
             return create_order(basket=basket, user=user, **kwargs)
 
     return place
+
+
+@pytest.fixture(autouse=True)
+def default_language():
+    """Django's LocaleMiddleware activates a request's language and leaves it
+    active (each real request sets its own): a test that fetched a Spanish page
+    must not leave the next test's code speaking Spanish."""
+    yield
+    translation.activate(settings.LANGUAGE_CODE)

@@ -19,7 +19,7 @@ from oscar.core.loading import get_model
 from oscar.test.factories import create_product
 
 from oscar_loyalty import awards, backfill, earning
-from oscar_loyalty.models import Account, BonusCampaign, PendingAward, Tier, TierStatus
+from oscar_loyalty.models import Account, BonusCampaign, PendingAward, Segment, Tier, TierStatus
 
 pytestmark = [
     pytest.mark.django_db,
@@ -262,3 +262,15 @@ def test_the_backfill_gives_what_recording_each_order_gives(customer, catalogue)
     assert got == expected
     assert expected[made[0].pk][0] == 7  # 24.19 x 2 x 1.50 = 72.57: 7 points
     assert expected[made[3].pk][0] == 6  # 80 x 1.50 = 12 points, half refunded: 6
+
+
+def test_a_campaign_for_a_segment_keeps_the_backfill_on_the_python_path(customer, catalogue):
+    """Membership is judged per customer and order date in Python: the SQL form
+    would give a segment's double points to everyone."""
+    products = catalogue["products"]
+    regulars = Segment.objects.create(name="Regulars", min_orders=5)
+    BonusCampaign.objects.create(name="Double for regulars", multiplier=2, segment=regulars)
+    order = make_order(customer, "default", T0, [(0, D("100.00"), D(0), 1)], products)
+    assert earning.set_based_values(earning.EarningRule(), [order.pk]) is None
+    assert backfill.backfill(T0 - timedelta(days=1)) == 1
+    assert PendingAward.objects.get(order=order).points == 10
