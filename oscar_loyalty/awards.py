@@ -94,8 +94,7 @@ def award_fields(
     """
     if lines is None:
         lines = list(order.lines.select_related("product"))
-    values = rule.line_values(order, lines)
-    points = rule.points(order.currency, sum(values.values(), Decimal(0)))
+    points, values = rule.order_points(order, lines)
     if points <= 0:
         return None
     line_values = {k: str(v) for k, v in values.items()}

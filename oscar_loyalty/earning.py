@@ -15,9 +15,19 @@ SQL statement working out many orders at once, with the same amounts,
 multipliers and rounding, so the backfill need not run Python per order. A
 store's own rule that changes how an order is worked out keeps the Python
 path (``orders_sql`` returns None for it) unless it gives its own SQL form.
+
+What the shop shows before an order exists ("earn N points" on a product, in
+the basket, at checkout) is worked out by the same rule: ``estimate`` dresses
+the basket or product as an order placed now and asks ``order_points``, so a
+store's own rule (or a tier multiplier added to it) changes the promise and
+the award alike.
 """
 
+from __future__ import annotations
+
 import json
+from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
@@ -39,6 +49,9 @@ Order = get_model("order", "Order")
 # (and not ``orders_sql``) is worked out in Python.
 MIRRORED = (
     "rate",
+    "order_points",
+    "line_campaigns",
+    "category_paths",
     "line_amount",
     "line_values",
     "points",
@@ -69,6 +82,11 @@ class EarningRule:
         if loyalty_settings.EARN_ON_TAX:
             return line.line_price_incl_tax
         return line.line_price_excl_tax
+
+    def order_points(self, order, lines=None) -> tuple[int, dict[str, Decimal]]:
+        """What ``order`` earns, and each line's weighted amount (see ``line_values``)."""
+        values = self.line_values(order, lines)
+        return self.points(order.currency, sum(values.values(), Decimal(0))), values
 
     def line_values(self, order, lines=None) -> dict[str, Decimal]:
         """Each line's amount times its campaign multiplier and the customer's tier
@@ -102,20 +120,24 @@ class EarningRule:
         segment campaign running at ``at``); with no user, only campaigns for
         everyone count.
         """
+        result = {}
+        for line_id, matched in self.line_campaigns(lines, at, user).items():
+            multipliers = [c.multiplier for c in matched]
+            result[line_id] = Decimal(0) if Decimal(0) in multipliers else max(multipliers)
+        return result
+
+    def line_campaigns(self, lines, at, user=None) -> dict[int, list[BonusCampaign]]:
+        """The campaigns running at ``at`` for ``user`` that cover each line, by line id."""
         campaigns = self.running(at, user)
         if not campaigns:
             return {}
         # A variant earns like its parent: campaigns name parents and their categories.
         owners = {line.pk: {line.product_id, line_parent(line)} - {None} for line in lines}
-        paths = {}
-        for product_id, path in ProductCategory.objects.filter(
-            product_id__in=set().union(*owners.values())
-        ).values_list("product_id", "category__path"):
-            paths.setdefault(product_id, []).append(path)
+        paths = self.category_paths(set().union(*owners.values()))
         # Each campaign's products and category paths, read once, not once a line.
         targets = [
             (
-                c.multiplier,
+                c,
                 {p.pk for p in c.products.all()},
                 [cat.path for cat in c.categories.all()],
             )
@@ -125,13 +147,13 @@ class EarningRule:
         for line in lines:
             line_paths = [p for pid in owners[line.pk] for p in paths.get(pid, [])]
             matched = [
-                multiplier
-                for multiplier, product_ids, category_paths in targets
+                campaign
+                for campaign, product_ids, category_paths in targets
                 if owners[line.pk] & product_ids
                 or any(p.startswith(c) for c in category_paths for p in line_paths)
             ]
             if matched:
-                result[line.pk] = Decimal(0) if Decimal(0) in matched else max(matched)
+                result[line.pk] = matched
         return result
 
     def action_points(self, action: str, user, settings: BonusAction) -> int:
@@ -158,6 +180,19 @@ class EarningRule:
             and (c.ends_at is None or at < c.ends_at)
             and (c.segment_id is None or (user is not None and is_member(c.segment, user, at)))
         ]
+
+    def category_paths(self, product_ids: set[int]) -> dict[int, list[str]]:
+        """The category paths of these products, each product read once per rule instance."""
+        known = self.__dict__.setdefault("_paths", {})
+        missing = product_ids - known.keys()
+        if missing:
+            for product_id in missing:
+                known[product_id] = []
+            for product_id, path in ProductCategory.objects.filter(
+                product_id__in=missing
+            ).values_list("product_id", "category__path"):
+                known[product_id].append(path)
+        return {pid: known[pid] for pid in product_ids}
 
     def campaigns(self) -> list[BonusCampaign]:
         """All campaigns, loaded once per rule instance (one per order, or per backfill)."""
@@ -336,6 +371,77 @@ def _weighted(amount: str, factors: list[tuple[str, bool]]) -> tuple[str, str]:
         for conditions, terms in branches
     )
     return value, f"CASE {cases} END"
+
+    def estimate(self, user, currency: str, lines: list[EstimateLine]) -> Estimate:
+        """What ``lines`` would earn ``user`` as an order placed now (a guest: as a member).
+
+        The lines are dressed as an order and priced by ``order_points``; the
+        campaigns that weight them come with the answer, for the page to name.
+        """
+        now = timezone.now()
+        member = user if getattr(user, "is_authenticated", False) else None
+        order = EstimateOrder(user=member, currency=currency, date_placed=now, line_list=lines)
+        points, _values = self.order_points(order, lines)
+        campaigns = self.line_campaigns(lines, now, member)
+        boosting = {c.pk: c for matched in campaigns.values() for c in matched if c.multiplier > 1}
+        return Estimate(points, sorted(boosting.values(), key=lambda c: -c.multiplier))
+
+    def basket_estimate(self, basket, user) -> Estimate:
+        """What ``basket`` would earn, after its discounts (points vouchers included)."""
+        lines = []
+        for line in basket.all_lines():
+            excl = line.line_price_excl_tax_incl_discounts
+            incl = line.line_price_incl_tax_incl_discounts if line.is_tax_known else None
+            lines.append(EstimateLine(line.pk, line.product, excl, incl, line.quantity))
+        return self.estimate(user, basket.currency, lines)
+
+    def product_estimate(self, product, price, user) -> Estimate:
+        """What one unit of ``product`` at ``price`` (Oscar's ``Price``) would earn."""
+        incl = price.incl_tax if price.is_tax_known else None
+        line = EstimateLine(0, product, price.excl_tax, incl, 1)
+        return self.estimate(user, price.currency, [line])
+
+
+@dataclass
+class EstimateLine:
+    """A basket line or a product, shaped as the order line the rule reads."""
+
+    pk: int
+    product: object
+    line_price_excl_tax: Decimal
+    _incl_tax: Decimal | None
+    quantity: int = 1
+
+    @property
+    def product_id(self):
+        return self.product.pk if self.product is not None else None
+
+    @property
+    def line_price_incl_tax(self) -> Decimal:
+        """Where the tax is not known yet, the price without it (the smaller promise)."""
+        return self.line_price_excl_tax if self._incl_tax is None else self._incl_tax
+
+
+@dataclass
+class EstimateOrder:
+    """A basket or product seen as an order placed now, for ``order_points``."""
+
+    user: object
+    currency: str
+    date_placed: datetime
+    line_list: list[EstimateLine] = field(default_factory=list)
+
+    @property
+    def user_id(self):
+        return getattr(self.user, "pk", None)
+
+
+@dataclass
+class Estimate:
+    """What something would earn, and the bonus campaigns making it more."""
+
+    points: int
+    campaigns: list[BonusCampaign] = field(default_factory=list)
 
 
 def line_parent(line):

@@ -23,8 +23,9 @@ def loyalty_hooks() -> bool:
 def order_points(order):
     """The pending award ``order`` earns (points, matures_at), or None."""
     from ..awards import order_points
+    from ..shopping import quietly
 
-    return order_points(order) if order is not None else None
+    return quietly(order_points)(order) if order is not None else None
 
 
 @register.simple_tag
@@ -45,3 +46,49 @@ def points_to_spend(basket, user):
     if basket is None or not getattr(user, "is_authenticated", False):
         return None
     return spendable(user, basket)
+
+
+@register.simple_tag(takes_context=True)
+def product_earning(context, product):
+    """What ``product`` earns this visitor (see ``shopping.product_earning``), or None."""
+    from ..shopping import product_earning
+
+    return product_earning(context.get("request"), product)
+
+
+@register.simple_tag(takes_context=True)
+def basket_earning(context, basket):
+    """What ``basket`` earns as it stands, or None."""
+    from ..shopping import basket_earning
+
+    return basket_earning(context.get("request"), basket)
+
+
+@register.simple_tag
+def voucher_labels(basket):
+    """{voucher id: "Points (10)" or "Reward: ..."} for the basket's own vouchers."""
+    from ..shopping import voucher_labels
+
+    return voucher_labels(basket) or {}
+
+
+@register.filter
+def get_item(mapping, key):
+    """``mapping[key]`` in a template, or None."""
+    return mapping.get(key) if mapping else None
+
+
+@register.simple_tag(takes_context=True)
+def referral_invitation(context):
+    """Who invited this visitor and their gift, from the referral cookie, or None."""
+    from ..shopping import invitation
+
+    return invitation(context.get("request"))
+
+
+@register.simple_tag
+def welcome_gift(user):
+    """The referred customer's welcome coupon, or None."""
+    from ..shopping import welcome_gift
+
+    return welcome_gift(user)
