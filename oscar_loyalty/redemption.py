@@ -100,6 +100,10 @@ def spendable(user, basket) -> dict:
         "usable": usable,
         "min_points": loyalty_settings.MIN_POINTS_PER_USE,
         "max_points": min(balance, int(room / value)) if usable else 0,
+        # What points could pay on this basket, whatever the balance.
+        "room_points": int(room / value) if usable else 0,
+        "room_value": room if usable else Decimal(0),
+        "missing": max(0, loyalty_settings.MIN_POINTS_PER_USE - balance),
         "active": active_redemption(basket),
         "share": share_text(),
     }

@@ -35,6 +35,7 @@ from .coupons.creation import FIXED, PERCENTAGE, CouponSpec, save_coupon
 from .models import Account, MarketingConsent, PendingAward, Referral, ReferralCode
 
 logger = logging.getLogger(__name__)
+Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
 UserAddress = get_model("address", "UserAddress")
 Voucher = get_model("voucher", "Voucher")
@@ -56,13 +57,17 @@ def code_for(user) -> ReferralCode:
     raise RuntimeError("could not find a free referral code")
 
 
-def visit(request, response, code) -> bool:
-    """Remember a visit through a referral link in a signed cookie. False if the code is unknown."""
+def visit(request, response, code) -> ReferralCode | None:
+    """Remember a visit through a referral link in a signed cookie.
+
+    Returns the code (with its owner), or None if the code is unknown or the
+    visitor's own.
+    """
     if not isinstance(code, str) or not code.isalnum() or len(code) > 16:
-        return False
-    found = ReferralCode.objects.filter(code=code.upper()).first()
+        return None
+    found = ReferralCode.objects.filter(code=code.upper()).select_related("user").first()
     if found is None or (request.user.is_authenticated and request.user.pk == found.user_id):
-        return False
+        return None
     if _code_in_cookie(request) != found.code:  # a visit counts once per client and code
         ReferralCode.objects.filter(pk=found.pk).update(visits=F("visits") + 1)
     response.set_signed_cookie(
@@ -74,7 +79,7 @@ def visit(request, response, code) -> bool:
         samesite="Lax",
         secure=request.is_secure(),
     )
-    return True
+    return found
 
 
 def _code_in_cookie(request) -> str | None:
@@ -226,16 +231,43 @@ def signed_up(request, user, marketing=None) -> Referral | None:
         if reason is None:
             referral.welcome_voucher = _welcome_coupon(user)
             referral.save(update_fields=["welcome_voucher"])
-    if referral.welcome_voucher_id and hasattr(request, "_messages"):
-        messages.success(
-            request,
-            _("Welcome! Your friend's gift: coupon %(code)s, valid until %(day)s.")
-            % {
-                "code": referral.welcome_voucher.code,
-                "day": formats.date_format(referral.welcome_voucher.end_datetime),
-            },
-        )
+    if referral.welcome_voucher_id:
+        in_basket = _put_in_basket(request, user, referral.welcome_voucher)
+        if hasattr(request, "_messages"):
+            text = (
+                _("Welcome! Your friend's gift, coupon %(code)s, is in your basket until %(day)s.")
+                if in_basket
+                else _("Welcome! Your friend's gift: coupon %(code)s, valid until %(day)s.")
+            )
+            messages.success(
+                request,
+                text
+                % {
+                    "code": referral.welcome_voucher.code,
+                    "day": formats.date_format(referral.welcome_voucher.end_datetime),
+                },
+            )
     return referral
+
+
+def _put_in_basket(request, user, voucher) -> bool:
+    """The welcome coupon goes into the new customer's basket, so nothing needs typing.
+
+    The visitor's basket (merged into the customer's by Oscar on the next
+    request), or the customer's own. It discounts once the basket has what it
+    applies to; checkout takes it out, unused, if it gives nothing. A failure
+    here only leaves the coupon to be used by hand (Rewards page).
+    """
+    try:
+        basket = getattr(request, "basket", None) if request is not None else None
+        if basket is None or not basket.id:
+            basket = Basket.open.filter(owner=user).first() or Basket.objects.create(owner=user)
+        with transaction.atomic():
+            basket.vouchers.add(voucher)
+        return True
+    except Exception:
+        logger.exception("oscar_loyalty: the welcome coupon could not go into the basket")
+        return False
 
 
 def _welcome_coupon(user):

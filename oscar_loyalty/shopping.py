@@ -15,6 +15,7 @@ import logging
 from decimal import Decimal
 
 from django.conf import settings
+from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from oscar.templatetags.currency_filters import currency
 
@@ -100,7 +101,7 @@ def basket_earning(request, basket) -> dict | None:
 
 
 def gift_text() -> str:
-    """The referred friend's welcome coupon in money: "10% off your first order ($5.00 on $50.00)"."""
+    """The referred friend's welcome coupon in money: "10% off your first order ($5.00 off ...)"."""
     config = loyalty_settings.REFERRAL_WELCOME_COUPON
     value = Decimal(config["value"])
     code = settings.OSCAR_DEFAULT_CURRENCY
@@ -108,7 +109,7 @@ def gift_text() -> str:
         return _("%(value)s off your first order") % {"value": currency(value, code)}
     example = loyalty_settings.REFERRAL_MIN_ORDER
     return _("%(percent)s%% off your first order (%(value)s off an order of %(example)s)") % {
-        "percent": value.normalize(),
+        "percent": f"{value.normalize():f}",
         "value": currency((example * value / 100).quantize(Decimal("0.01")), code),
         "example": currency(example, code),
     }
@@ -128,6 +129,17 @@ def invitation(request) -> dict | None:
     if code is None:
         return None
     return {"inviter": inviter_name(code.user), "gift": gift_text()}
+
+
+def welcome_message(inviter: str, signup_url: str) -> str:
+    """The banner a friend's link lands on: who invited them, the gift, where to sign up."""
+    return format_html(
+        '{} <a href="{}" class="alert-link">{}</a>',
+        _("%(name)s invited you: sign up and get %(gift)s.")
+        % {"name": inviter, "gift": gift_text()},
+        signup_url,
+        _("Sign up"),
+    )
 
 
 @quietly

@@ -27,6 +27,7 @@ from . import (
     reasons,
     redemption,
     referrals,
+    shopping,
     tiers,
 )
 from .conf import loyalty_settings
@@ -82,10 +83,12 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
         context["newcomer"] = not (balance or context["pending"] or entries)
         context["older_than"] = entries[-1].pk if older else None
         context["is_first_page"] = "before" not in self.request.GET
-        context["rewards"] = tiers.visible_rewards(
+        context["rewards"] = rewards = tiers.visible_rewards(
             [r for r in Reward.objects.select_related("min_tier") if r.is_available()],
             self.request.user.pk,
         )
+        for reward in rewards:
+            reward.points_missing = max(0, reward.cost - balance)
         context["claims"] = list(
             Redemption.objects.filter(account=account, reward__isnull=False)
             .select_related("reward", "voucher")
@@ -100,7 +103,12 @@ class RewardsView(LoginRequiredMixin, PageTitleMixin, TemplateView):
             reverse("oscar_loyalty:referral-link", args=[code.code])
         )
         welcome = Referral.objects.filter(referred=user).select_related("welcome_voucher").first()
+        voucher = welcome.welcome_voucher if welcome else None
         return {
+            "welcome_gift": shopping.gift_text() if voucher else None,
+            "welcome_in_basket": voucher is not None
+            and self.request.basket.id is not None
+            and self.request.basket.vouchers.filter(pk=voucher.pk).exists(),
             "referral_url": url,
             "share": referrals.share_links(url, referrals.invitation_text()),
             "referral_figures": referrals.figures(user),
@@ -266,7 +274,15 @@ class ReferralLinkView(View):
 
     def get(self, request, code):
         response = redirect(settings.OSCAR_HOMEPAGE)
-        referrals.visit(request, response, code)
+        found = referrals.visit(request, response, code)
+        if found:  # the shop opens with a banner: who invited them, and the gift
+            messages.success(
+                request,
+                shopping.welcome_message(
+                    shopping.inviter_name(found.user), reverse("customer:register")
+                ),
+                extra_tags="safe referral-welcome",
+            )
         return response
 
     def head(self, request, code):

@@ -1,5 +1,7 @@
 from django import forms
 from django.contrib import messages
+from django.shortcuts import redirect
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from oscar.core.loading import get_class
 from oscar.core.utils import redirect_to_referrer
@@ -34,7 +36,7 @@ class CouponAddView(OscarVoucherAddView):
         try:
             if limits.is_throttled(self.request):
                 messages.error(self.request, applying.throttled().message)
-                return redirect_to_referrer(self.request, "basket:summary")
+                return self.back()
             code = applying.normalise(form.cleaned_data["code"])
             if code is None:
                 raise applying.not_valid()
@@ -48,10 +50,20 @@ class CouponAddView(OscarVoucherAddView):
         except applying.CouponRefused as refusal:
             limits.record_failure(self.request)
             messages.error(self.request, refusal.message)
-        return redirect_to_referrer(self.request, "basket:summary")
+        return self.back()
 
     def form_invalid(self, form):
         messages.error(self.request, _("Please enter a coupon code."))
+        return self.back()
+
+    def back(self):
+        """To the page the form names in ``next`` (the Rewards page's "use in basket"
+        sends the customer to the basket), if it is on this site; else where they came from."""
+        target = self.request.POST.get("next", "")
+        if target and url_has_allowed_host_and_scheme(
+            target, allowed_hosts={self.request.get_host()}, require_https=self.request.is_secure()
+        ):
+            return redirect(target)
         return redirect_to_referrer(self.request, "basket:summary")
 
     def add_to_basket(self, voucher):

@@ -1,4 +1,4 @@
-""""Earn N points" while shopping: product page, basket, checkout preview, order email.
+"""Showing "earn N points" while shopping: product page, basket, checkout preview, order email.
 
 The figures come from the store's earning rule (campaigns included); a
 visitor sees what joining gives; the pages cost a constant number of queries
@@ -51,7 +51,9 @@ def double_points(name="Double points this week", **kwargs):
 
 def test_product_page_says_what_it_earns_a_customer(django_app, customer):
     lamp = product("Lamp", "89.90")
-    box = text(django_app.get(lamp.get_absolute_url(), user=customer).html.select_one("#product-earn"))
+    box = text(
+        django_app.get(lamp.get_absolute_url(), user=customer).html.select_one("#product-earn")
+    )
     assert box == "Earn 8 points with this product, worth $8.00 on a later order."
 
 
@@ -73,7 +75,9 @@ def test_a_campaign_not_running_now_changes_nothing(django_app, customer):
     coffee = product("Coffee", "30.00")
     campaign = double_points(starts_at=timezone.now() + timedelta(days=1))
     campaign.products.add(coffee)
-    box = text(django_app.get(coffee.get_absolute_url(), user=customer).html.select_one("#product-earn"))
+    box = text(
+        django_app.get(coffee.get_absolute_url(), user=customer).html.select_one("#product-earn")
+    )
     assert "Earn 3 points" in box and "Double" not in box
 
 
@@ -96,14 +100,16 @@ def test_a_visitor_is_told_of_the_welcome_bonus(django_app):
 
 def test_a_product_worth_no_points_shows_nothing(django_app, customer):
     cheap = product("Pencil", "2.00")
-    assert django_app.get(cheap.get_absolute_url(), user=customer).html.select_one(
-        "#product-earn"
-    ) is None
+    assert (
+        django_app.get(cheap.get_absolute_url(), user=customer).html.select_one("#product-earn")
+        is None
+    )
     gift = product("Gift card", "50.00")
     BonusCampaign.objects.create(name="No points", multiplier=D(0)).products.add(gift)
-    assert django_app.get(gift.get_absolute_url(), user=customer).html.select_one(
-        "#product-earn"
-    ) is None
+    assert (
+        django_app.get(gift.get_absolute_url(), user=customer).html.select_one("#product-earn")
+        is None
+    )
 
 
 def test_basket_figure_is_the_order_figure(django_app, customer, place_order):
