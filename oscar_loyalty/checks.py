@@ -300,6 +300,9 @@ EXTENDED_TEMPLATES = {
     "oscar/basket/partials/basket_content.html": "oscar_loyalty:coupon-add",
     "oscar/checkout/preview.html": "oscar_loyalty/partials/use_points.html",
     "oscar/checkout/thank_you.html": "oscar_loyalty/partials/order_points.html",
+    "oscar/catalogue/detail.html": "oscar_loyalty/partials/earn_product.html",
+    "oscar/basket/partials/basket_totals.html": "basket_earning",
+    "oscar/communication/emails/commtype_order_placed_body.html": "order_points",
 }
 
 

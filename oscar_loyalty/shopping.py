@@ -157,16 +157,22 @@ def welcome_gift(user):
 
 @quietly
 def voucher_labels(basket) -> dict[int, str]:
-    """Labels for the basket's points and reward vouchers, by voucher id, in one query.
+    """Labels for the basket's own vouchers, by voucher id, in two queries.
 
-    A points voucher reads "Points (10)", a reward "Reward: Free shipping";
-    other vouchers are left to Oscar's own name and code.
+    A points voucher reads "Points (10)", a reward "Reward: Free shipping", a
+    referred friend's coupon "Your welcome gift (WELCOME-...)"; store coupons
+    keep Oscar's name and code.
     """
     if basket is None or not basket.id:
         return {}
     labels = {}
+    vouchers = basket.vouchers.all()
+    for voucher_id, code in Referral.objects.filter(welcome_voucher__in=vouchers).values_list(
+        "welcome_voucher_id", "welcome_voucher__code"
+    ):
+        labels[voucher_id] = _("Your welcome gift (%(code)s)") % {"code": code}
     for voucher_id, points, reward in Redemption.objects.filter(
-        voucher__in=basket.vouchers.all()
+        voucher__in=vouchers
     ).values_list("voucher_id", "points", "reward__name"):
         if reward:
             labels[voucher_id] = _("Reward: %(name)s") % {"name": reward}

@@ -29,6 +29,7 @@ Basket = get_model("basket", "Basket")
 Order = get_model("order", "Order")
 PendingAward = get_model("oscar_loyalty", "PendingAward")
 Reward = get_model("oscar_loyalty", "Reward")
+BonusCampaign = get_model("oscar_loyalty", "BonusCampaign")
 Voucher = get_model("voucher", "Voucher")
 Country = get_model("address", "Country")
 UserAddress = get_model("address", "UserAddress")
@@ -70,8 +71,8 @@ REWARD_NAMES_ES = {
 }
 
 LOGINS = [
-    ("admin@example.com", "admin", True),
-    ("customer@example.com", "customer", False),
+    ("admin@example.com", "admin", True, "Admin"),
+    ("customer@example.com", "customer", False, "Carmen"),
 ]
 
 
@@ -95,11 +96,12 @@ class Command(BaseCommand):
         call_command("update_index", remove=True, verbosity=0)
 
         User = get_user_model()
-        for email, password, staff in LOGINS:
+        for email, password, staff, first_name in LOGINS:
             user = User.objects.filter(email=email).first() or User(
                 username=email.split("@")[0], email=email
             )
             user.is_staff = user.is_superuser = staff
+            user.first_name = first_name
             user.set_password(password)
             user.save()
 
@@ -132,9 +134,10 @@ class Command(BaseCommand):
 
         self._coupons()
         self._rewards()
+        self._campaign()
 
         self.stdout.write(self.style.SUCCESS(f"Demo catalogue: {len(CATALOGUE)} products."))
-        for email, password, staff in LOGINS:
+        for email, password, staff, _first_name in LOGINS:
             role = "staff (dashboard /dashboard/)" if staff else "customer"
             self.stdout.write(f"  {role}: {email} / {password}")
         self.stdout.write("Coupon codes (type one in the basket):")
@@ -166,6 +169,19 @@ class Command(BaseCommand):
                     excluded_brands=brands,
                 )
             )
+
+    def _campaign(self):
+        """A bonus campaign running this week, announced on the coffee's product page."""
+        now = timezone.now()
+        campaign, _ = BonusCampaign.objects.update_or_create(
+            name="Double points this week",
+            defaults={
+                "multiplier": D(2),
+                "starts_at": now - timedelta(days=1),
+                "ends_at": now + timedelta(days=7),
+            },
+        )
+        campaign.categories.set([create_from_breadcrumbs("Food > Coffee")])
 
     def _rewards(self):
         for name, kind, cost, value, product in REWARDS:
