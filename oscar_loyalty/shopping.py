@@ -171,9 +171,9 @@ def voucher_labels(basket) -> dict[int, str]:
         "welcome_voucher_id", "welcome_voucher__code"
     ):
         labels[voucher_id] = _("Your welcome gift (%(code)s)") % {"code": code}
-    for voucher_id, points, reward in Redemption.objects.filter(
-        voucher__in=vouchers
-    ).values_list("voucher_id", "points", "reward__name"):
+    for voucher_id, points, reward in Redemption.objects.filter(voucher__in=vouchers).values_list(
+        "voucher_id", "points", "reward__name"
+    ):
         if reward:
             labels[voucher_id] = _("Reward: %(name)s") % {"name": reward}
         else:
