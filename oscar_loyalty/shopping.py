@@ -21,6 +21,7 @@ from oscar.templatetags.currency_filters import currency
 
 from .conf import loyalty_settings
 from .earning import EarningRule, Estimate, get_earning_rule
+from .i18n import translated
 from .models import Redemption, Referral
 from .redemption import point_value
 from .referrals import code_from_cookie
@@ -171,11 +172,11 @@ def voucher_labels(basket) -> dict[int, str]:
         "welcome_voucher_id", "welcome_voucher__code"
     ):
         labels[voucher_id] = _("Your welcome gift (%(code)s)") % {"code": code}
-    for voucher_id, points, reward in Redemption.objects.filter(voucher__in=vouchers).values_list(
-        "voucher_id", "points", "reward__name"
-    ):
+    for voucher_id, points, reward, names in Redemption.objects.filter(
+        voucher__in=vouchers
+    ).values_list("voucher_id", "points", "reward__name", "reward__name_translations"):
         if reward:
-            labels[voucher_id] = _("Reward: %(name)s") % {"name": reward}
+            labels[voucher_id] = _("Reward: %(name)s") % {"name": translated(names or {}, reward)}
         else:
             labels[voucher_id] = _("Points (%(points)d)") % {"points": points}
     return labels

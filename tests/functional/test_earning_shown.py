@@ -238,7 +238,8 @@ def test_the_estimates_cost_a_constant_number_of_queries(rf, customer):
             line.line_price_incl_tax_incl_discounts  # noqa: B018
         return queries(lambda: shopping.basket_earning(request, basket))
 
-    assert cost(1) == cost(8) <= 4
+    # campaigns (3, with their products and categories), category paths, the tier
+    assert cost(1) == cost(8) <= 5
 
     def product_cost(item):
         request = rf.get("/")
@@ -248,7 +249,7 @@ def test_the_estimates_cost_a_constant_number_of_queries(rf, customer):
         request.strategy = Default()
         return queries(lambda: shopping.product_earning(request, item))
 
-    assert product_cost(items[0]) == product_cost(items[7]) <= 5
+    assert product_cost(items[0]) == product_cost(items[7]) <= 6  # and the stock record
 
 
 def test_whole_pages_cost_the_same_whatever_the_basket_holds(django_app, customer):
@@ -290,3 +291,22 @@ def test_the_order_email_says_what_it_earns_and_when(django_app, customer):
     assert expected in " ".join(message.body.split())
     html = next(body for body, kind in message.alternatives if kind == "text/html")
     assert expected in " ".join(html.split())
+
+
+def test_a_tier_multiplier_shows_in_the_estimates_as_in_the_award(
+    django_app, customer, staff, place_order
+):
+    from oscar_loyalty import tiers
+    from oscar_loyalty.models import Tier
+
+    gold = Tier.objects.create(
+        name="Gold", level=1, threshold=D("100"), multiplier=D("1.5"), downgrade="never"
+    )
+    tiers.move(customer, gold, "VIP", staff)
+    lamp = product("Lamp", "200.00")
+    page = django_app.get(lamp.get_absolute_url(), user=customer)
+    assert "Earn 30 points with this product" in text(page.html.select_one("#product-earn"))
+    add(django_app, customer, lamp)
+    basket = django_app.get("/basket/", user=customer)
+    assert "earns you 30 points" in text(basket.html.select_one("#basket-earn"))
+    assert place_order(customer, [(lamp, 1)]).loyalty_awards.get().points == 30
