@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.apps.offer.applicator import Applicator
+from oscar.apps.partner.strategy import Default
 from oscar.core.loading import get_model
 from oscar.test.factories import create_product, create_stockrecord
 
-from oscar_loyalty import earning, ledger, shopping
+from oscar_loyalty import earning, ledger, redemption, shopping
 from oscar_loyalty.coupons.creation import CouponSpec, save_coupon
 from oscar_loyalty.models import BonusCampaign
 from tests.helpers import text
@@ -310,3 +311,21 @@ def test_a_tier_multiplier_shows_in_the_estimates_as_in_the_award(
     basket = django_app.get("/basket/", user=customer)
     assert "earns you 30 points" in text(basket.html.select_one("#basket-earn"))
     assert place_order(customer, [(lamp, 1)]).loyalty_awards.get().points == 30
+
+
+@override_settings(OSCAR_LOYALTY_HOOKS=False)
+def test_with_the_hooks_off_oscars_pages_show_nothing_of_ours(django_app, customer):
+    ledger.earn(ledger.get_account(customer), 100, key="seed", reason="Order 1")
+    lamp = product("Lamp", "100.00")
+    assert (
+        django_app.get(lamp.get_absolute_url(), user=customer).html.select_one("#product-earn")
+        is None
+    )
+    add(django_app, customer, lamp)
+    basket = get_model("basket", "Basket").objects.get(owner=customer)
+    basket.strategy = Default()
+    used = redemption.redeem_points(customer, basket, 10)
+    totals = django_app.get("/basket/", user=customer).html.select_one("#basket_totals")
+    assert totals.select_one("#basket-earn") is None
+    assert used.voucher.code in text(totals)  # Oscar's own naming
+    assert "Points (10)" not in text(totals)
