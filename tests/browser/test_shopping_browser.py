@@ -53,7 +53,7 @@ TEXT = {
         "points_label": "Puntos (25)",
         "missing": "Te faltan 10 puntos",
         "welcome": "Tu regalo de bienvenida",
-        "confirm": "¿Gastar 25 puntos en «$5 off your order»?",
+        "confirm": "¿Gastar 25 puntos en «5 $ de descuento en tu pedido»?",
         "use": "Usar en el carrito",
         "applied": "",
         "product_earn": "Gana 5 puntos con este producto",
