@@ -13,7 +13,7 @@ from django.core import mail
 from django.db import connection
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.formats import date_format
 from oscar.apps.catalogue.categories import create_from_breadcrumbs
 from oscar.apps.offer.applicator import Applicator
@@ -27,6 +27,15 @@ from oscar_loyalty.models import BonusCampaign
 from tests.helpers import text
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """URLs reversed here are the English ones, whatever language an earlier test left on."""
+    with translation.override("en"):
+        yield
+
+
 ProductCategory = get_model("catalogue", "ProductCategory")
 
 

@@ -13,7 +13,7 @@ from decimal import Decimal as D
 import pytest
 from django.core.cache import cache
 from django.test import override_settings
-from django.utils import timezone
+from django.utils import timezone, translation
 from oscar.core.loading import get_model
 from oscar.test.factories import create_product, create_stockrecord
 
@@ -23,6 +23,15 @@ from oscar_loyalty.models import Redemption, Referral, Reward
 from tests.helpers import messages, text
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def in_english():
+    """URLs reversed here are the English ones, whatever language an earlier test left on."""
+    with translation.override("en"):
+        yield
+
+
 Basket = get_model("basket", "Basket")
 
 
