@@ -204,6 +204,35 @@ class EarningRule:
             )
         return self._campaigns
 
+    def estimate(self, user, currency: str, lines: list[EstimateLine]) -> Estimate:
+        """What ``lines`` would earn ``user`` as an order placed now (a guest: as a member).
+
+        The lines are dressed as an order and priced by ``order_points``; the
+        campaigns that weight them come with the answer, for the page to name.
+        """
+        now = timezone.now()
+        member = user if getattr(user, "is_authenticated", False) else None
+        order = EstimateOrder(user=member, currency=currency, date_placed=now, line_list=lines)
+        points, _values = self.order_points(order, lines)
+        campaigns = self.line_campaigns(lines, now, member)
+        boosting = {c.pk: c for matched in campaigns.values() for c in matched if c.multiplier > 1}
+        return Estimate(points, sorted(boosting.values(), key=lambda c: -c.multiplier))
+
+    def basket_estimate(self, basket, user) -> Estimate:
+        """What ``basket`` would earn, after its discounts (points vouchers included)."""
+        lines = []
+        for line in basket.all_lines():
+            excl = line.line_price_excl_tax_incl_discounts
+            incl = line.line_price_incl_tax_incl_discounts if line.is_tax_known else None
+            lines.append(EstimateLine(line.pk, line.product, excl, incl, line.quantity))
+        return self.estimate(user, basket.currency, lines)
+
+    def product_estimate(self, product, price, user) -> Estimate:
+        """What one unit of ``product`` at ``price`` (Oscar's ``Price``) would earn."""
+        incl = price.incl_tax if price.is_tax_known else None
+        line = EstimateLine(0, product, price.excl_tax, incl, 1)
+        return self.estimate(user, price.currency, [line])
+
     def orders_sql(self, order_ids: list[int]) -> tuple[str, list] | None:
         """This rule as one SQL query over the orders ``order_ids``, or None.
 
@@ -371,35 +400,6 @@ def _weighted(amount: str, factors: list[tuple[str, bool]]) -> tuple[str, str]:
         for conditions, terms in branches
     )
     return value, f"CASE {cases} END"
-
-    def estimate(self, user, currency: str, lines: list[EstimateLine]) -> Estimate:
-        """What ``lines`` would earn ``user`` as an order placed now (a guest: as a member).
-
-        The lines are dressed as an order and priced by ``order_points``; the
-        campaigns that weight them come with the answer, for the page to name.
-        """
-        now = timezone.now()
-        member = user if getattr(user, "is_authenticated", False) else None
-        order = EstimateOrder(user=member, currency=currency, date_placed=now, line_list=lines)
-        points, _values = self.order_points(order, lines)
-        campaigns = self.line_campaigns(lines, now, member)
-        boosting = {c.pk: c for matched in campaigns.values() for c in matched if c.multiplier > 1}
-        return Estimate(points, sorted(boosting.values(), key=lambda c: -c.multiplier))
-
-    def basket_estimate(self, basket, user) -> Estimate:
-        """What ``basket`` would earn, after its discounts (points vouchers included)."""
-        lines = []
-        for line in basket.all_lines():
-            excl = line.line_price_excl_tax_incl_discounts
-            incl = line.line_price_incl_tax_incl_discounts if line.is_tax_known else None
-            lines.append(EstimateLine(line.pk, line.product, excl, incl, line.quantity))
-        return self.estimate(user, basket.currency, lines)
-
-    def product_estimate(self, product, price, user) -> Estimate:
-        """What one unit of ``product`` at ``price`` (Oscar's ``Price``) would earn."""
-        incl = price.incl_tax if price.is_tax_known else None
-        line = EstimateLine(0, product, price.excl_tax, incl, 1)
-        return self.estimate(user, price.currency, [line])
 
 
 @dataclass
