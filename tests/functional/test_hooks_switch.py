@@ -85,7 +85,11 @@ def test_placing_an_order_records_an_award_only_with_the_hooks_on(customer, plac
             {"line": "line", "old_status": "A", "new_status": "Refunded"},
         ),
         ("points_voucher_removed", "redemption.voucher_removed", {"basket": 1, "voucher": 2}),
-        ("_signed_up", "referrals.signed_up", {"request": None, "user": 1}),
+        (
+            "_signed_up",
+            "referrals.signed_up",
+            {"request": None, "user": type("User", (), {"pk": 1})()},
+        ),
     ],
 )
 def test_each_receiver_of_oscars_events_does_nothing_with_the_hooks_off(

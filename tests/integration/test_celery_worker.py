@@ -172,7 +172,8 @@ def test_two_workers_share_the_maturing_job_and_never_double_award(
     redis.Redis.from_url(settings.REDIS_URL).flushdb()
     workers = [start_worker(tmp_path, f"w{i}", beat=False) for i in range(2)]
     try:
-        app = Celery("test", broker=settings.REDIS_URL)
+        # Not the current app: the tests after this one queue through the project's.
+        app = Celery("test", broker=settings.REDIS_URL, set_as_current=False)
         ranges = awards.due_ranges(timezone.now(), 3)
         assert len(ranges) == 7
         for after, until in ranges * 2:

@@ -8,11 +8,11 @@ from decimal import Decimal as D
 import pytest
 from django.apps import apps
 from django.db import connection
-from django.test import RequestFactory, override_settings
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
-from oscar_loyalty import awards, expiry, keys, ledger, reasons, redemption, referrals, till
+from oscar_loyalty import awards, bonus, expiry, keys, ledger, reasons, redemption, till
 from oscar_loyalty.models import LedgerEntry, PointsLot, Redemption, Reward, Shortfall
 from tests.helpers import basket_for
 
@@ -133,7 +133,7 @@ def test_till_reasons_keep_the_receipt_reference(customer, staff):
 def test_the_welcome_bonus_is_coded(django_user_model):
     user = django_user_model.objects.create_user("new", "new@example.com", "x")
     with translation.override("en"):
-        referrals.signed_up(RequestFactory().get("/"), user)
+        bonus.joined(user)
     entry = LedgerEntry.objects.get(account__user=user)
     assert (entry.reason_code, read(entry, "es")) == ("welcome_bonus", "Bono de bienvenida")
 
